@@ -1,0 +1,199 @@
+"""Operator table of one forward pass of a decoder LLM (docs/model.md, "Workload").
+
+build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops) fills ops[N_SLOTS, N_OF] for `b` sequences that
+each add `q` new tokens on top of `c` cached ones, on one of `tp` tensor-parallel devices. Every
+quantity is per device and per instance; O_COUNT says how many instances run (layers)."""
+import math
+
+from numba import njit
+
+from .layout import (
+    DT_BYTES, K_COMM, K_CONTEXT, K_ELTWISE, K_EMBED, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, K_SOFTMAX,
+    M_D, M_DQK, M_DV, M_EXPERTS, M_FF, M_FFE, M_GATED, M_HEADS, M_KV_ELEMS, M_KV_HEADS,
+    M_KV_SHARED, M_KVB_K, M_KVB_N, M_LAYERS, M_MOE_LAYERS, M_O_K, M_Q_OUT, M_SHARED_FF, M_TOPK,
+    M_PARAMS, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
+    O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_TFRAC, O_W, OP_ACT, OP_ALLREDUCE, OP_CONTEXT,
+    OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB, OP_LMHEAD, OP_NORM1, OP_NORM2,
+    OP_OPROJ, OP_QKV, OP_RESID, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX, OP_SUP, OP_UP,
+)
+
+# FLOPs per element of the vector ops (documented in docs/model.md)
+NORM_FLOPS = 5.0        # square, sum, rsqrt share, scale, weight
+SOFTMAX_FLOPS = 5.0     # max, subtract, exp, sum, scale
+ACT_FLOPS = 5.0         # SiLU/GELU (~4) + gate multiply
+ADD_FLOPS = 1.0
+
+
+@njit(cache=True, inline="always")
+def _gemm(ops, s, count, M, N, K, G, wb, ab, adt, static):
+    ops[s, O_COUNT] = count
+    ops[s, O_KIND] = K_GEMM
+    ops[s, O_M] = M
+    ops[s, O_N] = N
+    ops[s, O_K] = K
+    ops[s, O_G] = G
+    ops[s, O_FLOPS] = 2.0 * M * N * K * G
+    ops[s, O_W] = K * N * G * wb
+    ops[s, O_AIN] = M * K * G * ab
+    ops[s, O_AOUT] = M * N * G * ab
+    ops[s, O_DTYPE] = adt
+    ops[s, O_KERNELS] = 1.0
+    ops[s, O_STATIC] = static
+    ops[s, O_TFRAC] = 1.0
+
+
+@njit(cache=True, inline="always")
+def _vec(ops, s, kind, count, elems_in, elems_out, flops, wbytes, ab):
+    ops[s, O_COUNT] = count
+    ops[s, O_KIND] = kind
+    ops[s, O_M] = elems_out
+    ops[s, O_N] = 1.0
+    ops[s, O_K] = 1.0
+    ops[s, O_G] = 1.0
+    ops[s, O_FLOPS] = flops
+    ops[s, O_W] = wbytes
+    ops[s, O_AIN] = elems_in * ab
+    ops[s, O_AOUT] = elems_out * ab
+    ops[s, O_DTYPE] = 0.0
+    ops[s, O_KERNELS] = 1.0
+    ops[s, O_TFRAC] = 1.0
+
+
+@njit(cache=True)
+def build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops):
+    for i in range(N_SLOTS):
+        for j in range(N_OF):
+            ops[i, j] = 0.0
+    wb = DT_BYTES[int(wdt)]
+    ab = DT_BYTES[int(adt)]
+    kvb = DT_BYTES[int(kvdt)]
+    L = m[M_LAYERS]
+    d = m[M_D]
+    T = b * q                                   # tokens in this pass
+    n_moe = m[M_MOE_LAYERS]
+    n_dense = L - n_moe
+    h = m[M_HEADS] / tp                         # query heads per device
+    if m[M_KV_SHARED] > 0.5:
+        hkv = m[M_KV_HEADS]                     # latent cache replicated on every device
+        kv_elems = m[M_KV_ELEMS]
+    else:
+        hkv = max(m[M_KV_HEADS] / tp, 1.0)      # kv heads are replicated when tp > n_kv_heads
+        kv_elems = m[M_KV_ELEMS] * hkv / m[M_KV_HEADS]
+    group = h / hkv
+    dqk = m[M_DQK]
+    dv = m[M_DV]
+    nmat_up = 2.0 if m[M_GATED] > 0.5 else 1.0
+
+    _vec(ops, OP_EMBED, K_EMBED, 1.0, T * d, T * d, 0.0, 0.0, ab)
+    _vec(ops, OP_NORM1, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+    _gemm(ops, OP_QKV, L, T, m[M_Q_OUT] / tp, d, 1.0, wb, ab, adt, 1.0)
+    if m[M_KVB_N] > 0:
+        _gemm(ops, OP_KVB, L, T, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
+
+    # attention over the KV cache: causal pairs per sequence and head
+    pairs = q * c + q * (q + 1.0) * 0.5
+    span = c + q
+    tfrac = pairs / (q * span)
+    s = OP_SCORE
+    ops[s, O_COUNT] = L
+    ops[s, O_KIND] = K_SCORE
+    ops[s, O_M] = q * group
+    ops[s, O_N] = span
+    ops[s, O_K] = dqk
+    ops[s, O_G] = b * hkv
+    ops[s, O_FLOPS] = 2.0 * b * h * dqk * pairs
+    ops[s, O_AIN] = b * q * h * dqk * ab
+    if m[M_KV_SHARED] > 0.5:
+        ops[s, O_KVRD] = b * span * kv_elems * kvb          # latent read once for K and V
+    else:
+        ops[s, O_KVRD] = b * span * hkv * dqk * kvb         # keys
+    ops[s, O_KVWR] = b * q * kv_elems * kvb                 # new keys and values appended
+    ops[s, O_DTYPE] = adt
+    ops[s, O_KERNELS] = 1.0                                 # fused score+softmax+context kernel
+    ops[s, O_TFRAC] = tfrac
+
+    s = OP_SOFTMAX
+    ops[s, O_COUNT] = L
+    ops[s, O_KIND] = K_SOFTMAX
+    ops[s, O_M] = b * h * pairs
+    ops[s, O_N] = 1.0
+    ops[s, O_K] = 1.0
+    ops[s, O_G] = 1.0
+    ops[s, O_FLOPS] = SOFTMAX_FLOPS * b * h * pairs
+    ops[s, O_TFRAC] = 1.0                                   # no memory traffic, no launch: fused
+
+    s = OP_CONTEXT
+    ops[s, O_COUNT] = L
+    ops[s, O_KIND] = K_CONTEXT
+    ops[s, O_M] = q * group
+    ops[s, O_N] = dv
+    ops[s, O_K] = span
+    ops[s, O_G] = b * hkv
+    ops[s, O_FLOPS] = 2.0 * b * h * dv * pairs
+    ops[s, O_AOUT] = b * q * h * dv * ab
+    if m[M_KV_SHARED] < 0.5:
+        ops[s, O_KVRD] = b * span * hkv * dv * kvb          # values
+    ops[s, O_DTYPE] = adt
+    ops[s, O_TFRAC] = tfrac
+
+    _gemm(ops, OP_OPROJ, L, T, d, m[M_O_K] / tp, 1.0, wb, ab, adt, 1.0)
+    if tp > 1.0:
+        s = OP_ALLREDUCE
+        ops[s, O_COUNT] = 2.0 * L
+        ops[s, O_KIND] = K_COMM
+        ops[s, O_M] = T
+        ops[s, O_N] = d
+        ops[s, O_K] = 1.0
+        ops[s, O_G] = 1.0
+        ops[s, O_COMM] = T * d * ab
+        ops[s, O_TFRAC] = 1.0
+    _vec(ops, OP_RESID, K_ELTWISE, 2.0 * L, 2.0 * T * d, T * d, ADD_FLOPS * T * d, 0.0, ab)
+    _vec(ops, OP_NORM2, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+
+    if n_dense > 0:
+        ff = m[M_FF] / tp
+        _gemm(ops, OP_UP, n_dense, T, nmat_up * ff, d, 1.0, wb, ab, adt, 1.0)
+        _vec(ops, OP_ACT, K_ELTWISE, n_dense, nmat_up * T * ff, T * ff, ACT_FLOPS * T * ff, 0.0, ab)
+        _gemm(ops, OP_DOWN, n_dense, T, d, ff, 1.0, wb, ab, adt, 1.0)
+
+    if n_moe > 0:
+        E = m[M_EXPERTS]
+        k = m[M_TOPK]
+        ffe = m[M_FFE] / tp
+        # expected number of distinct experts hit by T tokens choosing k of E uniformly
+        active = E * (1.0 - math.pow(1.0 - k / E, T))
+        active = max(active, min(k, E))
+        per_expert = T * k / active
+        _gemm(ops, OP_ROUTER, n_moe, T, E, d, 1.0, wb, ab, adt, 1.0)
+        _gemm(ops, OP_EUP, n_moe, per_expert, nmat_up * ffe, d, active, wb, ab, adt, 1.0)
+        sff = m[M_SHARED_FF] / tp
+        act_elems = T * (k * ffe + sff)
+        _vec(ops, OP_EACT, K_ELTWISE, n_moe, nmat_up * act_elems, act_elems,
+             ACT_FLOPS * act_elems, 0.0, ab)
+        _gemm(ops, OP_EDOWN, n_moe, per_expert, d, ffe, active, wb, ab, adt, 1.0)
+        if sff > 0:
+            _gemm(ops, OP_SUP, n_moe, T, nmat_up * sff, d, 1.0, wb, ab, adt, 1.0)
+            _gemm(ops, OP_SDOWN, n_moe, T, d, sff, 1.0, wb, ab, adt, 1.0)
+
+    # only the last position of each sequence needs logits
+    _vec(ops, OP_FNORM, K_NORM, 1.0, b * d, b * d, NORM_FLOPS * b * d, d * ab, ab)
+    _gemm(ops, OP_LMHEAD, 1.0, b, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
+    ops[OP_LMHEAD, O_KIND] = K_LMHEAD
+
+
+@njit(cache=True)
+def footprint(m, b, span, q, tp, wdt, adt, kvdt):
+    """Bytes per device: (weights, KV cache for `span` tokens per sequence, peak activations)."""
+    wb = DT_BYTES[int(wdt)]
+    ab = DT_BYTES[int(adt)]
+    kvb = DT_BYTES[int(kvdt)]
+    weights = m[M_PARAMS] * wb / tp
+    if m[M_KV_SHARED] > 0.5:
+        kv_elems = m[M_KV_ELEMS]
+    else:
+        kv_elems = m[M_KV_ELEMS] * max(m[M_KV_HEADS] / tp, 1.0) / m[M_KV_HEADS]
+    kv = b * span * m[M_LAYERS] * kv_elems * kvb
+    T = b * q
+    widest = max(m[M_Q_OUT], 2.0 * max(m[M_FF], m[M_TOPK] * m[M_FFE] + m[M_SHARED_FF])) / tp
+    act = T * (2.0 * m[M_D] + widest) * ab + b * m[M_VOCAB] / tp * 4.0
+    return weights, kv, act

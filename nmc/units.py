@@ -1,0 +1,78 @@
+"""Parse and format quantities with units. Everything inside nmc is in SI base units:
+s, B, FLOP, FLOP/s, B/s, J, W, mm2."""
+from __future__ import annotations
+
+import re
+
+from .errors import ConfigError
+
+_DEC = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_BIN = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+_SMALL = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+
+# unit kind -> {unit text: factor to SI}
+def _table() -> dict[str, dict[str, float]]:
+    t: dict[str, dict[str, float]] = {k: {} for k in
+                                      ("flops", "bw", "bytes", "time", "power", "energy_flop",
+                                       "energy_byte", "area", "count", "fraction", "freq")}
+    for p, f in _DEC.items():
+        for u in ("FLOPS", "FLOP/s", "OPS", "OP/s"):
+            t["flops"][p + u] = f
+        t["bw"][p + "B/s"] = f
+        t["bw"][p + "b/s"] = f / 8
+        t["bytes"][p + "B"] = f
+        t["freq"][p + "Hz"] = f
+        t["power"][p + "W"] = f
+    for p, f in _BIN.items():
+        t["bw"][p + "B/s"] = f
+        t["bytes"][p + "B"] = f
+    for p, f in _SMALL.items():
+        t["time"][p + "s"] = f
+        t["energy_flop"][p + "J/FLOP"] = f
+        t["energy_flop"][p + "J/OP"] = f
+        t["energy_byte"][p + "J/B"] = f
+        t["energy_byte"][p + "J/bit"] = f * 8
+        t["power"][p + "W"] = f
+    t["time"]["min"] = 60.0
+    t["area"]["mm2"] = 1.0
+    t["area"]["mm^2"] = 1.0
+    return t
+
+
+UNITS = _table()
+_NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s].*?)?\s*$")
+
+
+def parse(value, kind: str, where: str = "") -> float:
+    """Parse a number or a '<number> <unit>' string of the given kind into SI.
+
+    Plain numbers are taken as SI already. Raises ConfigError naming `where` on bad input."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a number or a '<number> <unit>' string, got {value!r}")
+    m = _NUM.match(value)
+    if not m:
+        raise ConfigError(f"{where}: cannot read {value!r} as a quantity")
+    num, unit = float(m.group(1)), (m.group(2) or "")
+    if unit == "":
+        return num
+    table = UNITS.get(kind, {})
+    if unit not in table:
+        allowed = ", ".join(sorted(table)[:12])
+        raise ConfigError(f"{where}: unit {unit!r} is not a {kind} unit (e.g. {allowed})")
+    return num * table[unit]
+
+
+def fmt(x: float, unit: str, digits: int = 3) -> str:
+    """Format an SI value with a decimal prefix: fmt(3.35e12, 'B/s') -> '3.35 TB/s'."""
+    if x == 0 or x != x:
+        return f"{x:g} {unit}"
+    ax = abs(x)
+    for p, f in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0),
+                 ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)):
+        if ax >= f * 0.9995:
+            return f"{x / f:.{digits}g} {p}{unit}"
+    return f"{x:.{digits}g} {unit}"
