@@ -10,9 +10,9 @@ import numpy as np
 from . import engine
 from .arch.loader import Architecture, load_arch
 from .engine.layout import (
-    BOUND_NAMES, DT_BYTES, KIND_NAMES, N_OF, N_RESULTS, N_SLOTS, N_TERMS, O_AIN, O_AOUT, O_COMM,
-    O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_W,
-    OP_NAMES, R_BOUND, RESULT_FIELDS, S_CONTEXT, T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY,
+    AIMC_BOUND_NAMES, BOUND_NAMES, KIND_NAMES, N_OF, N_RESULTS, N_SLOTS, N_TERMS, O_AIN,
+    O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_W,
+    OP_NAMES, RESULT_FIELDS, T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY,
     T_ENGINE, T_LAT, T_MEM, T_PEAK, T_SRAM, T_TOTAL,
 )
 from .errors import ScenarioError
@@ -21,7 +21,7 @@ from .workload.model import ModelSpec, load_model
 from .workload.scenario import DTYPES, Scenario
 
 DTYPE_NAMES = {code: name for name, (code, _) in DTYPES.items()}
-ENGINE_NAMES = ("host",)
+ENGINE_NAMES = ("host", "pim", "aimc_tiles", "aimc_digital")   # T_ENGINE ids 0..3
 
 
 @dataclass
@@ -56,6 +56,9 @@ class Report:
 
     @property
     def bound(self) -> str:
+        ab = self.results.get("aimc_bound")
+        if ab is not None:                       # AIMC: array / adc / digital / capacity / interchip
+            return AIMC_BOUND_NAMES[int(ab)]
         return BOUND_NAMES[int(self.results["bound"])]
 
     @property
@@ -71,6 +74,11 @@ class Report:
         r["fits"] = bool(r["fits"])
         r["bound"] = self.bound
         r["max_batch"] = int(r["max_batch"])
+        if r.get("aimc_bound") is not None:
+            r["aimc_bound"] = AIMC_BOUND_NAMES[int(r["aimc_bound"])]
+            r["aimc_reprogram"] = bool(r["aimc_reprogram"])
+            r["aimc_tiles_needed"] = int(r["aimc_tiles_needed"])
+            r["aimc_chips_needed"] = int(r["aimc_chips_needed"])
         return {
             "model": self.model.name, "arch": self.arch.name, "family": self.arch.family,
             "scenario": dict(self.scenario.__dict__),
@@ -96,6 +104,9 @@ def _clean(x: float):
 
 def check_scenario(spec: ModelSpec, arch: Architecture, sc: Scenario) -> list[str]:
     """Errors for impossible scenarios, warnings for questionable ones."""
+    if sc.mapping not in ("auto", "host-only") and arch["pim_banks"] <= 0:
+        raise ScenarioError(f"mapping {sc.mapping!r} needs a near-memory (PIM) system but "
+                            f"{arch.name} has no PIM units (pim_banks = 0); use auto or host-only")
     if sc.tp > 1:
         if spec.n_heads % sc.tp:
             raise ScenarioError(f"tp={sc.tp} must divide the number of attention heads "
@@ -154,7 +165,8 @@ def _run(m, s, a):
 
 def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int = 512,
             context: int = 2048, generate: int = 128, tp: int = 1, weights: str = "bf16",
-            activations: str = "bf16", kv: str = "bf16", **arch_overrides) -> Report:
+            activations: str = "bf16", kv: str = "bf16", mapping: str = "auto",
+            **arch_overrides) -> Report:
     """Evaluate one scenario. `model`: bundled name, config.json path or ModelSpec; `arch`:
     preset name, TOML path or Architecture; extra keywords override arch parameters."""
     spec = load_model(model)
@@ -162,7 +174,7 @@ def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int =
     if arch_overrides:
         a = a.with_(**arch_overrides)
     sc = Scenario(phase=phase, batch=batch, prompt=prompt, context=context, generate=generate,
-                  tp=tp, weights=weights, activations=activations, kv=kv)
+                  tp=tp, weights=weights, activations=activations, kv=kv, mapping=mapping)
     warns = check_scenario(spec, a, sc)
     mv, sv, av = model_vector(spec), scenario_vector(sc), a.vector()
     res, ops, terms = _run(mv, sv, av)
@@ -183,4 +195,9 @@ def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int =
     if not results["fits"]:
         warns.append(f"does not fit: needs {results['memory_bytes'] / 1e9:.1f} GB per device, "
                      f"usable {a['mem_capacity'] * a['mem_usable'] / 1e9:.1f} GB")
+    if results.get("aimc_reprogram"):
+        warns.append(f"weights need {int(results['aimc_tiles_needed'])} crossbar tiles "
+                     f"({int(results['aimc_chips_needed'])} chips) but the system has "
+                     f"{int(a['aimc_tiles'] * max(a['aimc_chips'], 1))}: tiles are re-programmed every pass "
+                     f"(--set aimc_chips=0 gives a system with enough chips)")
     return Report(spec, a, sc, results, rows, warns)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import __version__
 from .api import analyze
@@ -65,6 +64,10 @@ def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
     p.add_argument("--weights", default="bf16", help="weight dtype: fp32 bf16 fp16 fp8 int8 int4")
     p.add_argument("--activations", default="bf16", help="activation/compute dtype")
     p.add_argument("--kv", default="bf16", help="KV-cache dtype")
+    p.add_argument("--mapping", default="auto",
+                   choices=["host-only", "pim-gemv", "pim-attention", "pim-all-decode", "auto"],
+                   help="which engine runs which operator on a PIM system (docs/nmc.md); "
+                        "auto = the faster engine per operator group (host-only without PIM)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an architecture parameter, e.g. --set mem_bw='4 TB/s'")
     p.add_argument("--format", default="text", choices=["text", "json", "csv"])
@@ -73,7 +76,8 @@ def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
 def _scenario_kw(args, batch: int) -> dict:
     return dict(phase=args.phase, batch=batch, prompt=args.prompt, context=args.context,
                 generate=args.generate, tp=args.tp, weights=args.weights,
-                activations=args.activations, kv=args.kv, **_overrides(args.set))
+                activations=args.activations, kv=args.kv, mapping=args.mapping,
+                **_overrides(args.set))
 
 
 def summary_row(r) -> dict:
@@ -86,7 +90,31 @@ def summary_row(r) -> dict:
             "tpot_ms": None if d["tpot_s"] is None else d["tpot_s"] * 1e3,
             "energy_per_token_mj": d["energy_per_token_j"] * 1e3,
             "memory_gb": d["memory_bytes"] / 1e9, "fits": bool(d["fits"]),
-            "max_batch": int(d["max_batch"]), "bound": r.bound, **sh}
+            "max_batch": int(d["max_batch"]), "bound": r.bound, **sh, **_pim_cols(r),
+            **_aimc().summary_cols(r)}
+
+
+def _aimc():
+    from . import aimc
+    return aimc
+
+
+def _pim_cols(r) -> dict:
+    """PIM systems (docs/nmc.md): mapping policy, share of time on the PIM units, and where
+    the weight GEMMs and the attention ran (host / pim)."""
+    if r.arch["pim_banks"] <= 0:
+        return {}
+    tot = sum(o["time_s"] for o in r.ops) or 1.0
+
+    def where(kinds):
+        e = {o["engine"] for o in r.ops if o["kind"] in kinds}
+        return "/".join(sorted(e)) if e else ""
+    return {"mapping": r.scenario.mapping,
+            "pim_share": sum(o["time_s"] for o in r.ops if o["engine"] == "pim") / tot,
+            "gemm_on": where(("gemm", "lm_head")), "attn_on": where(("attn_score", "attn_context"))}
+
+
+PIM_COLS = ["mapping", "pim_share", "gemm_on", "attn_on"]
 
 
 def cmd_list(args) -> int:
@@ -134,7 +162,7 @@ def cmd_analyze(args) -> int:
     sc = r.scenario
     print(f"{r.model.name} on {r.arch.name}: {sc.phase}, batch {sc.batch}, prompt {sc.prompt}, "
           f"context {sc.context}, generate {sc.generate}, tp {sc.tp}, weights {sc.weights}, "
-          f"activations {sc.activations}, kv {sc.kv}")
+          f"activations {sc.activations}, kv {sc.kv}, mapping {sc.mapping}")
     print(f"  params {r.model.params() / 1e9:.2f} B (active {r.model.params(active=True) / 1e9:.2f} B)")
     print(f"  latency {s['latency_ms']:.4g} ms   tokens/s {s['tokens_per_s']:.4g}   "
           f"energy/token {s['energy_per_token_mj']:.4g} mJ")
@@ -145,6 +173,8 @@ def cmd_analyze(args) -> int:
           f"activations {r.results['activation_bytes'] / 1e9:.3g}); fits: {'yes' if s['fits'] else 'NO'}; "
           f"max batch at this length: {s['max_batch']}")
     print("  bound: " + r.bound + "  (" + ", ".join(f"{k} {v:.1%}" for k, v in r.bound_shares.items()) + ")")
+    for line in _aimc().describe(r):
+        print(line)
     for w in r.warnings:
         print(f"  warning: {w}")
     print()
@@ -167,7 +197,10 @@ def _reports(args):
 def cmd_compare(args) -> int:
     reps = _reports(args)
     rows = [summary_row(r) for r in reps]
-    _emit(rows, args.format, SUMMARY_COLS)
+    pim = any("pim_share" in r for r in rows)
+    aimc = any("aimc_chips" in r for r in rows)
+    _emit(rows, args.format, SUMMARY_COLS + (PIM_COLS if pim else [])
+          + (_aimc().AIMC_COLS if aimc else []))
     if args.output:
         from .plot import compare_chart
         paths = compare_chart(rows, args.output)
@@ -214,6 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _EXTRA: list = []   # other modules append functions (subparsers) -> None
+from . import train_cli  # noqa: E402,F401  (registers `nmc train`)
+from . import cli_sweep as _cli_sweep  # noqa: E402  (nmc sweep | plot | search | bench)
+_EXTRA.append(_cli_sweep.register)
+
+
+def _register_extras() -> None:
+    from . import cli_validate
+    _EXTRA.append(cli_validate.register)
+    from . import aimc
+    _EXTRA.append(aimc.register)             # `nmc aimc chip|train`
+    from . import pim_analysis  # noqa: F401  (registers `nmc pim`)
+
+
+_register_extras()
 
 
 def main(argv=None) -> int:

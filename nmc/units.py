@@ -14,7 +14,7 @@ _SMALL = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f":
 def _table() -> dict[str, dict[str, float]]:
     t: dict[str, dict[str, float]] = {k: {} for k in
                                       ("flops", "bw", "bytes", "time", "power", "energy_flop",
-                                       "energy_byte", "area", "count", "fraction", "freq")}
+                                       "energy_byte", "area", "count", "fraction", "freq", "energy")}
     for p, f in _DEC.items():
         for u in ("FLOPS", "FLOP/s", "OPS", "OP/s"):
             t["flops"][p + u] = f
@@ -32,6 +32,7 @@ def _table() -> dict[str, dict[str, float]]:
         t["energy_flop"][p + "J/OP"] = f
         t["energy_byte"][p + "J/B"] = f
         t["energy_byte"][p + "J/bit"] = f * 8
+        t["energy"][p + "J"] = f
         t["power"][p + "W"] = f
     t["time"]["min"] = 60.0
     t["area"]["mm2"] = 1.0

@@ -5,10 +5,10 @@ import numpy as np
 
 from .engine.layout import (
     MODEL_FIELDS, N_MODEL, N_SCEN, PHASE_DECODE, PHASE_GENERATE, PHASE_PREFILL, S_ADT, S_BATCH,
-    S_CONTEXT, S_GEN, S_KVDT, S_PHASE, S_PROMPT, S_TP, S_WDT,
+    S_CONTEXT, S_GEN, S_KVDT, S_MAPPING, S_PHASE, S_PROMPT, S_TP, S_WDT,
 )
 from .workload.model import ModelSpec
-from .workload.scenario import Scenario, dtype_code
+from .workload.scenario import MAPPINGS, Scenario, dtype_code
 
 PHASE_CODE = {"prefill": PHASE_PREFILL, "decode": PHASE_DECODE, "generate": PHASE_GENERATE}
 
@@ -31,4 +31,5 @@ def scenario_vector(sc: Scenario) -> np.ndarray:
     v[S_WDT] = dtype_code(sc.weights)
     v[S_ADT] = dtype_code(sc.activations)
     v[S_KVDT] = dtype_code(sc.kv)
+    v[S_MAPPING] = MAPPINGS.index(sc.mapping)
     return v

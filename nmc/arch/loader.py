@@ -13,6 +13,8 @@ import numpy as np
 from .. import units
 from ..errors import ConfigError
 from ..paths import arch_dir
+from .aimc_params import check_aimc
+from .pim_params import check_pim
 from .schema import BY_NAME, INDEX, N_PARAMS, PARAMS, SECTIONS, TEXT_KEYS, TOP_KEYS, FAMILIES
 
 CONFIDENCE = ("high", "medium", "low", "estimate")
@@ -45,7 +47,7 @@ class Architecture:
                 raise ConfigError(f"{self.name}: unknown parameter {k!r}")
             vals[k] = _check(BY_NAME[k], units.parse(v, BY_NAME[k].kind, f"{self.name}: {k}"),
                              f"{self.name}: {k}")
-        _check_consistency(vals, self.name)
+        _check_consistency(vals, self.name, self.family)
         return Architecture(self.name, self.family, vals, dict(self.text), dict(self.sources),
                             dict(self.meta), self.path)
 
@@ -61,9 +63,11 @@ def _check(p, v: float, where: str) -> float:
     return v
 
 
-def _check_consistency(vals: dict, where: str) -> None:
+def _check_consistency(vals: dict, where: str, family: str | None = None) -> None:
     if vals["sram_bw"] > 0 and vals["sram_capacity"] <= 0:
         raise ConfigError(f"{where}: sram_bw is set but sram_capacity is 0")
+    check_aimc(vals, where)
+    check_pim(vals, where, family)
 
 
 def list_archs() -> list[str]:
@@ -170,6 +174,6 @@ def load_arch(name_or_path, _seen=None) -> Architecture:
             if p.default is None:
                 raise ConfigError(f"{where}: missing required key {p.section}.{p.name} ({p.doc})")
             values[p.name] = p.default
-    _check_consistency(values, where)
+    _check_consistency(values, where, family)
     return Architecture(name=name, family=family, values=values, text=text, sources=sources,
                         meta=meta, path=where)

@@ -71,9 +71,13 @@ HOST = [
 
 # Blocks of the flat vector. Families append theirs here.
 FAMILY_BLOCKS: dict[str, list[Param]] = {"host": HOST}
+from .aimc_params import AIMC as _AIMC  # noqa: E402  (analog in-memory compute block)
+FAMILY_BLOCKS["aimc"] = [Param(*t) for t in _AIMC]
+from .pim_params import PIM as _PIM  # noqa: E402  (near-memory compute block)
+FAMILY_BLOCKS["pim"] = [Param(*t) for t in _PIM]
 TEXT_KEYS = {"memory": {"mem_type"}, "die": {"process"}}
 TOP_KEYS = {"name", "family", "vendor", "year", "summary", "base"}
-FAMILIES = ("gpu",)
+FAMILIES = ("gpu", "aimc", "pim")
 
 
 def all_params() -> list[Param]:

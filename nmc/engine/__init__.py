@@ -15,7 +15,8 @@ import numba
 
 def _cache_dir() -> str:
     here = Path(__file__).resolve().parent
-    files = sorted(here.glob("*.py")) + [here.parent / "arch" / "schema.py"]
+    # arch/*.py: schema.py and the family *_params.py modules define the arch vector indices
+    files = sorted(here.glob("*.py")) + sorted((here.parent / "arch").glob("*.py"))
     h = hashlib.sha1()
     for f in files:
         h.update(f.name.encode())

@@ -7,15 +7,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .gpu import gpu_cost
+from .aimc import aimc_summary
+from .mapping import map_and_cost, plan_engines
 from .layout import (
     A_MEM_CAP, A_MEM_USABLE, A_P_STATIC, BOUND_COMM, BOUND_COMPUTE, BOUND_LATENCY, BOUND_MEMORY,
-    N_OF, N_RESULTS, N_SLOTS, N_TERMS, O_COUNT, O_FLOPS, PHASE_DECODE, PHASE_GENERATE,
-    PHASE_PREFILL, R_ACT_BYTES, R_BOUND, R_DRAM, R_ENERGY, R_ENERGY_PER_TOKEN, R_FITS, R_FLOPS,
+    N_OF, N_SLOTS, N_TERMS, O_COUNT, O_FLOPS, PHASE_DECODE, PHASE_PREFILL, R_ACT_BYTES, R_BOUND, R_DRAM, R_ENERGY, R_ENERGY_PER_TOKEN, R_FITS, R_FLOPS,
     R_KV_BYTES, R_LATENCY, R_MAX_BATCH, R_MEM_FOOTPRINT, R_T_COMM, R_T_COMPUTE, R_T_LAT, R_T_MEM,
     R_TOKENS_PER_S, R_TPOT, R_TTFT, R_WEIGHT_BYTES, S_ADT, S_BATCH, S_CONTEXT, S_GEN, S_KVDT,
-    S_PHASE, S_PROMPT, S_TP, S_WDT, T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_ENGINE,
-    T_LAT, T_MEM, T_TOTAL,
+    S_PHASE, S_PROMPT, S_TP, S_WDT, T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_LAT, T_MEM, T_TOTAL,
 )
 from .ops import build_ops, footprint
 
@@ -25,17 +24,17 @@ N_ACC = 8
 
 
 @njit(cache=True)
-def cost_ops(ops, a, tp, terms, acc):
+def cost_ops(ops, a, s, terms, acc):
     """Cost every operator row on its engine, write terms, add totals into acc; return time."""
     total = 0.0
+    plan_engines(ops, a, s, terms)
     for i in range(N_SLOTS):
         n = ops[i, O_COUNT]
         if n == 0.0:
             for j in range(N_TERMS):
                 terms[i, j] = 0.0
             continue
-        gpu_cost(ops, i, a, tp, terms)
-        terms[i, T_ENGINE] = 0.0
+        map_and_cost(ops, i, a, s, terms)
         tc = terms[i, T_COMPUTE]
         tm = terms[i, T_MEM]
         tl = terms[i, T_LAT]
@@ -66,14 +65,24 @@ def cost_ops(ops, a, tp, terms, acc):
 @njit(cache=True)
 def run_pass(m, b, q, c, s, a, ops, terms, acc):
     build_ops(m, b, q, c, s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT], ops)
-    return cost_ops(ops, a, s[S_TP], terms, acc)
+    return cost_ops(ops, a, s, terms, acc)
 
 
 @njit(cache=True)
 def evaluate_point(m, s, a, ops, terms, res):
     """Evaluate one (model, scenario, arch) point into res[N_RESULTS]. ops/terms are scratch
     (after return they hold the last pass evaluated)."""
-    acc = np.zeros(N_ACC)
+    acc = np.empty(N_ACC)
+    point_into(m, s, a, ops, terms, res, acc, True)
+
+
+@njit(cache=True)
+def point_into(m, s, a, ops, terms, res, acc, rebuild):
+    """evaluate_point with caller-owned scratch acc[N_ACC]. rebuild=False reuses the operator
+    table left in ops by the previous call; valid only when m and s are unchanged since then
+    (ops depend on model and scenario only, never on arch). The generate phase always rebuilds."""
+    for k in range(N_ACC):
+        acc[k] = 0.0
     b = s[S_BATCH]
     tp = s[S_TP]
     phase = int(s[S_PHASE])
@@ -82,13 +91,17 @@ def evaluate_point(m, s, a, ops, terms, res):
     tpot = nan
     if phase == PHASE_PREFILL:
         q = s[S_PROMPT]
-        run_pass(m, b, q, 0.0, s, a, ops, terms, acc)
+        if rebuild:
+            build_ops(m, b, q, 0.0, s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT], ops)
+        cost_ops(ops, a, s, terms, acc)
         tokens = b * q
         span = q
         ttft = acc[ACC_TIME]
     elif phase == PHASE_DECODE:
         q = 1.0
-        run_pass(m, b, 1.0, s[S_CONTEXT], s, a, ops, terms, acc)
+        if rebuild:
+            build_ops(m, b, 1.0, s[S_CONTEXT], s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT], ops)
+        cost_ops(ops, a, s, terms, acc)
         tokens = b
         span = s[S_CONTEXT] + 1.0
         tpot = acc[ACC_TIME]
@@ -133,9 +146,10 @@ def evaluate_point(m, s, a, ops, terms, res):
         if shares[k] > shares[best]:
             best = k
     res[R_BOUND] = best
+    aimc_summary(m, s, a, ops, terms, res)     # AIMC whole-model figures (NaN otherwise)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)   # nogil: sweeps write chunks meanwhile
 def evaluate_grid(m, s0, a0, ax_target, ax_index, ax_dim, ax_values, dim_sizes, start, stop,
                   out, n_chunks):
     """Evaluate grid points start..stop-1 into out[stop-start, N_RESULTS].
@@ -146,6 +160,12 @@ def evaluate_grid(m, s0, a0, ax_target, ax_index, ax_dim, ax_values, dim_sizes, 
     n = stop - start
     n_dims = dim_sizes.shape[0]
     n_axes = ax_target.shape[0]
+    # dims that move a model or scenario entry: when none of them changed since the previous
+    # point, the operator table is reused (it does not depend on the arch vector)
+    moves_ops = np.zeros(n_dims, dtype=np.bool_)
+    for j in range(n_axes):
+        if ax_target[j] != 0:
+            moves_ops[ax_dim[j]] = True
     per = (n + n_chunks - 1) // n_chunks
     for ch in prange(n_chunks):
         lo = ch * per
@@ -157,19 +177,36 @@ def evaluate_grid(m, s0, a0, ax_target, ax_index, ax_dim, ax_values, dim_sizes, 
         mm = m.copy()
         ops = np.empty((N_SLOTS, N_OF))
         terms = np.empty((N_SLOTS, N_TERMS))
+        acc = np.empty(N_ACC)
         idx = np.empty(n_dims, dtype=np.int64)
+        changed = np.ones(n_dims, dtype=np.bool_)
+        r = start + lo
+        for k in range(n_dims - 1, -1, -1):
+            idx[k] = r % dim_sizes[k]
+            r //= dim_sizes[k]
         for p in range(lo, hi):
-            r = start + p
-            for k in range(n_dims - 1, -1, -1):
-                idx[k] = r % dim_sizes[k]
-                r //= dim_sizes[k]
+            rebuild = p == lo
             for j in range(n_axes):
-                v = ax_values[j, idx[ax_dim[j]]]
-                t = ax_target[j]
-                if t == 0:
-                    a[ax_index[j]] = v
-                elif t == 1:
-                    s[ax_index[j]] = v
-                else:
-                    mm[ax_index[j]] = v
-            evaluate_point(mm, s, a, ops, terms, out[p])
+                d = ax_dim[j]
+                if changed[d]:
+                    v = ax_values[j, idx[d]]
+                    t = ax_target[j]
+                    if t == 0:
+                        a[ax_index[j]] = v
+                    elif t == 1:
+                        s[ax_index[j]] = v
+                    else:
+                        mm[ax_index[j]] = v
+            for k in range(n_dims):
+                if changed[k] and moves_ops[k]:
+                    rebuild = True
+            point_into(mm, s, a, ops, terms, out[p], acc, rebuild)
+            # odometer step to the next row-major multi-index
+            for k in range(n_dims):
+                changed[k] = False
+            for k in range(n_dims - 1, -1, -1):
+                changed[k] = True
+                idx[k] += 1
+                if idx[k] < dim_sizes[k]:
+                    break
+                idx[k] = 0

@@ -18,6 +18,12 @@ MODEL_FIELDS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_qk", "d_v", "
 S_PHASE, S_BATCH, S_PROMPT, S_CONTEXT, S_GEN, S_TP, S_WDT, S_ADT, S_KVDT = range(9)
 N_SCEN = 9
 SCEN_FIELDS = ("phase", "batch", "prompt", "context", "generate", "tp", "weights", "activations", "kv")
+# mapping policy (nmc/engine/mapping.py): which engine runs which operator
+S_MAPPING = N_SCEN
+N_SCEN += 1
+SCEN_FIELDS += ("mapping",)
+MAP_HOST_ONLY, MAP_PIM_GEMV, MAP_PIM_ATTENTION, MAP_PIM_ALL_DECODE, MAP_AUTO = range(5)
+MAPPING_NAMES = ("host-only", "pim-gemv", "pim-attention", "pim-all-decode", "auto")
 PHASE_PREFILL, PHASE_DECODE, PHASE_GENERATE = 0, 1, 2
 DT_BYTES = (4.0, 2.0, 2.0, 1.0, 1.0, 0.5)      # fp32 bf16 fp16 fp8 int8 int4
 
@@ -57,6 +63,15 @@ RESULT_FIELDS = ("latency_s", "tokens_per_s", "energy_j", "energy_per_token_j", 
                  "t_memory_s", "t_latency_s", "t_comm_s", "flops", "dram_bytes",
                  "memory_bytes", "fits", "bound", "ttft_s", "tpot_s", "max_batch",
                  "weight_bytes", "kv_bytes", "activation_bytes")
+
+# AIMC whole-model figures (nmc/engine/aimc.py, aimc_summary); NaN on other families
+(R_AIMC_TILES, R_AIMC_CHIPS, R_AIMC_REPROG, R_AIMC_T_REPROG, R_AIMC_LIFETIME, R_AIMC_EFF_BITS,
+ R_AIMC_BOUND, R_AIMC_UTIL, R_AIMC_PEAK) = range(N_RESULTS, N_RESULTS + 9)
+N_RESULTS += 9
+RESULT_FIELDS += ("aimc_tiles_needed", "aimc_chips_needed", "aimc_reprogram",
+                  "aimc_reprogram_s_per_token", "aimc_lifetime_tokens", "aimc_effective_bits",
+                  "aimc_bound", "aimc_tile_utilization", "aimc_peak_ops")
+AIMC_BOUND_NAMES = ("array", "adc", "digital", "capacity", "interchip")
 
 # ---- architecture vector (from the schema) ----------------------------------------------------
 A_PEAK_FP32 = _AI["peak_fp32"]

@@ -35,6 +35,16 @@ def _levels(arch) -> list[tuple[str, float]]:
     return out
 
 
+def _pim_roof(arch):
+    """(effective internal bandwidth with whole rows, PIM 16-bit compute peak) of a PIM system,
+    from the numba kernels (docs/nmc.md); None without PIM units."""
+    if arch.values.get("pim_banks", 0.0) <= 0:
+        return None
+    from ..engine import pim as k
+    v = arch.vector()
+    return float(k.pim_internal_bw(v, arch["pim_page"])), float(k.pim_units(v) * arch["pim_unit_flops"])
+
+
 def draw_roofline(ax, arch, ops: list[dict], title: str | None = None):
     xs = np.logspace(-2, 5, 256)
     ceil = _ceilings(arch)
@@ -53,6 +63,17 @@ def draw_roofline(ax, arch, ops: list[dict], title: str | None = None):
     ax.annotate(f"ridge {bf / arch['mem_bw']:.0f} FLOP/B", (bf / arch["mem_bw"], bf),
                 textcoords="offset points", xytext=(-10, -18), fontsize=7, ha="right", color="0.3")
     kinds = {}
+    pim = _pim_roof(arch)
+    if pim is not None:        # near-memory engine: its own diagonal and ceiling, in red
+        pbw, ppk = pim
+        ax.plot(xs, np.minimum(xs * pbw, ppk), color="tab:red", lw=1.5,
+                label=f"PIM internal {pbw / 1e12:.3g} TB/s")
+        ax.axhline(ppk, color="tab:red", ls=":", lw=1)
+        ax.text(xs[0] * 1.5, ppk * 1.08, f"PIM FP16 {ppk / 1e12:.4g} TFLOP/s", ha="left",
+                va="bottom", fontsize=7, color="tab:red")
+        ax.plot([ppk / pbw], [ppk], marker="|", color="tab:red", ms=8)
+        kinds["ran on PIM (red edge; x = FLOP per byte read in the banks)"] = ax.scatter(
+            [], [], marker="o", facecolors="none", edgecolors="tab:red", linewidths=1.5)
     for o in ops:
         if o["flops"] <= 0 or not math.isfinite(o["intensity"]) or o["attained_flops"] <= 0:
             continue
@@ -60,7 +81,8 @@ def draw_roofline(ax, arch, ops: list[dict], title: str | None = None):
         idx = list(MARKERS).index(k) if k in MARKERS else 0
         sc = ax.scatter(o["intensity"], o["attained_flops"], marker=MARKERS.get(k, "o"),
                         s=20 + 400 * o.get("share", 0.0), color=colors[idx % 10], alpha=0.8,
-                        edgecolors="k", linewidths=0.4, zorder=3)
+                        edgecolors="tab:red" if o.get("engine") == "pim" else "k",
+                        linewidths=1.5 if o.get("engine") == "pim" else 0.4, zorder=3)
         kinds.setdefault(k, sc)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -73,17 +95,72 @@ def draw_roofline(ax, arch, ops: list[dict], title: str | None = None):
     return kinds
 
 
+def draw_crossbar(ax, r, title: str | None = None):
+    """AIMC crossbar tiles as their own engine: weights stay in the tiles, so the x axis is
+    FLOP per byte of activations in and out of the tiles and the only ceiling is the tiles'
+    compute peak (chips x tiles x 2 rows cols/cells_per_weight / t_mvm). A matrix uses only its
+    own tiles, so at batch 1 its points sit below the system ceiling by its share of tiles."""
+    ops = [o for o in r.ops if o["engine"] == "aimc_tiles"]
+    peak = r.results.get("aimc_peak_ops") or max((o["peak_flops"] for o in ops), default=1.0)
+    colors = plt.cm.tab10.colors
+    xs = np.logspace(-2, 5, 256)
+    ax.axhline(peak, color="0.25", lw=1.5, label=f"tile ceiling {peak / 1e12:.4g} TOPS")
+    kinds = {}
+    for o in ops:
+        io = o["sram_bytes"]
+        if o["flops"] <= 0 or io <= 0 or o["attained_flops"] <= 0:
+            continue
+        k = o["kind"]
+        idx = list(MARKERS).index(k) if k in MARKERS else 0
+        sc = ax.scatter(o["flops"] / io, o["attained_flops"], marker=MARKERS.get(k, "o"),
+                        s=20 + 400 * o.get("share", 0.0), color=colors[idx % 10], alpha=0.8,
+                        edgecolors="k", linewidths=0.4, zorder=3)
+        kinds.setdefault(k, sc)
+    if r.results.get("aimc_reprogram"):
+        ax.text(0.02, 0.9, f"capacity wall: re-programming "
+                f"{r.results['aimc_reprogram_s_per_token']:.3g} s/token", transform=ax.transAxes,
+                fontsize=7, color="firebrick")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(peak / 1e9, peak * 3)
+    ax.set_xlabel("FLOP / byte of activations in+out of the tiles")
+    ax.set_ylabel("attained OP/s")
+    ax.set_title(title or f"{r.arch.name} crossbar tiles", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    return kinds
+
+
+def _facets(reports: list) -> list[tuple]:
+    """(report, part): AIMC reports get two facets, crossbar tiles and digital unit."""
+    out = []
+    for r in reports:
+        if r.arch.family == "aimc" and any(o["engine"] == "aimc_tiles" for o in r.ops):
+            out += [(r, "crossbar"), (r, "digital")]
+        else:
+            out.append((r, None))
+    return out
+
+
 def roofline_chart(reports: list, path, title: str | None = None) -> list[Path]:
-    """One facet per report (architecture). Writes PNG and SVG next to each other; returns the paths."""
-    n = len(reports)
+    """One facet per report (architecture); AIMC architectures get a crossbar facet beside the
+    digital unit's roofline. Writes PNG and SVG next to each other; returns the paths."""
+    facets = _facets(reports)
+    n = len(facets)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.4 * rows), squeeze=False)
     handles = {}
-    for ax, r in zip(axes.flat, reports):
+    for ax, (r, part) in zip(axes.flat, facets):
         sc = r.scenario
         sub = f"{r.arch.name}: {r.model.name} {sc.phase} b={sc.batch}"
-        handles.update(draw_roofline(ax, r.arch, r.ops, sub))
+        if part == "crossbar":
+            handles.update(draw_crossbar(ax, r, sub + "\ncrossbar tiles"))
+        elif part == "digital":
+            ops = [o for o in r.ops if o["engine"] != "aimc_tiles"]
+            handles.update(draw_roofline(ax, r.arch, ops, sub + "\ndigital unit"))
+        else:
+            handles.update(draw_roofline(ax, r.arch, r.ops, sub))
         ax.legend(loc="lower right", fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)

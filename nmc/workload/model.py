@@ -7,7 +7,7 @@ plain GELU MLP, biases, tied embeddings)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from ..errors import ConfigError

@@ -9,6 +9,8 @@ from ..errors import ScenarioError
 DTYPES = {"fp32": (0, 4.0), "bf16": (1, 2.0), "fp16": (2, 2.0), "fp8": (3, 1.0),
           "int8": (4, 1.0), "int4": (5, 0.5)}
 PHASES = ("prefill", "decode", "generate")
+# mapping policies (order = kernel code, nmc.engine.layout.MAPPING_NAMES); docs/nmc.md
+MAPPINGS = ("host-only", "pim-gemv", "pim-attention", "pim-all-decode", "auto")
 
 
 def dtype_code(name: str, what: str = "dtype") -> int:
@@ -39,8 +41,11 @@ class Scenario:
     weights: str = "bf16"
     activations: str = "bf16"
     kv: str = "bf16"
+    mapping: str = "auto"
 
     def __post_init__(self):
+        if self.mapping not in MAPPINGS:
+            raise ScenarioError(f"mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
         if self.phase not in PHASES:
             raise ScenarioError(f"phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
         for name, lo in (("batch", 1), ("prompt", 1), ("context", 0), ("generate", 1), ("tp", 1)):

@@ -1,0 +1,183 @@
+"""AIMC chip figures and the AIMC training step (docs/aimc.md, "Training on AIMC").
+
+A training step on an AIMC system = forward pass of batch x seq tokens (tiles + digital unit)
++ backward: input gradients as transposed MVMs on the same tiles, digital ops twice their
+forward cost, weight gradients dW = X^T dY on the digital unit, the optimizer on the digital
+unit, and the update: every used tile re-programmed by program-and-verify."""
+import math
+
+import numpy as np
+from numba import njit
+
+from .aimc import (
+    A_AIMC_ADCBITS,
+    A_AIMC_COLS,
+    A_AIMC_DACBITS,
+    A_AIMC_DIFF,
+    A_AIMC_E_ACCUM,
+    A_AIMC_E_CELL,
+    A_AIMC_E_DAC,
+    A_AIMC_E_WRITE,
+    A_AIMC_ENDURANCE,
+    A_AIMC_INBITS,
+    A_AIMC_ITERS,
+    A_AIMC_P_CHIP,
+    A_AIMC_PROG_TILES,
+    A_AIMC_ROWS,
+    A_AIMC_TILES,
+    A_AIMC_WBITS,
+    ENGINE_AIMC_TILES,
+    adc_energy,
+    cells_per_weight,
+    model_tiles,
+    system_chips,
+    tile_peak_ops,
+    tile_program_time,
+    tile_timing,
+)
+from .gpu import energy_per_flop, matrix_peak
+from .kernels import ACC_ENERGY, N_ACC, run_pass
+from .layout import (
+    A_E_FP32,
+    A_E_MEM,
+    A_EFF_COMPUTE,
+    A_EFF_MEM,
+    A_MEM_BW,
+    A_MEM_CAP,
+    A_MEM_USABLE,
+    A_P_STATIC,
+    A_PEAK_FP32,
+    M_D,
+    M_LAYERS,
+    M_PARAMS,
+    N_OF,
+    N_SLOTS,
+    N_TERMS,
+    O_AIN,
+    O_AOUT,
+    O_COUNT,
+    O_DTYPE,
+    O_FLOPS,
+    O_G,
+    O_K,
+    O_N,
+    S_BATCH,
+    S_PROMPT,
+    T_COMM,
+    T_COMPUTE,
+    T_ENERGY,
+    T_ENGINE,
+    T_LAT,
+    T_MEM,
+    T_TOTAL,
+)
+
+CHIP_FIELDS = ("weights_per_tile", "weights_per_chip", "tile_mvm_s", "tile_array_s",
+               "tile_adc_s", "peak_ops_per_chip", "tile_mvm_energy_j", "ops_per_joule",
+               "tile_program_s", "chip_program_s", "effective_bits", "adc_bits_lossless")
+N_CHIP = len(CHIP_FIELDS)
+
+TRAIN_FIELDS = ("t_forward_s", "t_backward_tiles_s", "t_backward_digital_s", "t_wgrad_s",
+                "t_optimizer_s", "t_update_s", "t_step_s", "tokens_per_s", "energy_j",
+                "energy_update_j", "update_share", "lifetime_steps", "tiles_needed",
+                "chips_needed", "reprogram", "train_memory_bytes", "fits")
+N_TRAIN = len(TRAIN_FIELDS)
+
+ADAM_FLOPS = 10.0       # FP32 FLOP per weight per Adam step
+ADAM_BYTES = 32.0       # master weight, gradient, two moments: 16 B read + 16 B written
+OPT_STATE_BYTES = 16.0  # bytes per weight held by the digital unit during training
+ACT_BYTES_PER = 34.0    # stored activations per token, layer and d_model (16-bit, no recompute)
+
+
+@njit(cache=True)
+def chip_figures(a, out):
+    """Per-tile and per-chip figures of the preset (full tiles, 100 % utilisation)."""
+    cpw = cells_per_weight(a)
+    w_tile = a[A_AIMC_ROWS] * math.floor(a[A_AIMC_COLS] / cpw)
+    t_mvm, t_arr, t_adc = tile_timing(a)
+    steps = math.ceil(a[A_AIMC_INBITS] / a[A_AIMC_DACBITS])
+    outs = math.floor(a[A_AIMC_COLS] / cpw)
+    slices = cpw / a[A_AIMC_DIFF]
+    e_mvm = (steps * (a[A_AIMC_ROWS] * a[A_AIMC_E_DAC] + a[A_AIMC_ROWS] * a[A_AIMC_COLS]
+                      * a[A_AIMC_E_CELL] + outs * slices * adc_energy(a))
+             + outs * a[A_AIMC_E_ACCUM])
+    out[0] = w_tile
+    out[1] = w_tile * a[A_AIMC_TILES]
+    out[2] = t_mvm
+    out[3] = t_arr
+    out[4] = t_adc
+    out[5] = a[A_AIMC_TILES] * tile_peak_ops(a)
+    out[6] = e_mvm
+    out[7] = 2.0 * w_tile / e_mvm if e_mvm > 0 else math.inf
+    out[8] = tile_program_time(a)
+    out[9] = a[A_AIMC_TILES] * tile_program_time(a) / a[A_AIMC_PROG_TILES]
+    out[10] = min(a[A_AIMC_WBITS], a[A_AIMC_INBITS], a[A_AIMC_ADCBITS])
+    # bits a conversion needs to keep every LSB of one step: weight + input step + log2(rows)
+    out[11] = (a[A_AIMC_WBITS] / (cpw / a[A_AIMC_DIFF]) + a[A_AIMC_DACBITS]
+               + math.ceil(math.log2(a[A_AIMC_ROWS])))
+
+
+@njit(cache=True)
+def aimc_train_point(m, s, a, out):
+    """One training step of s[S_BATCH] sequences of s[S_PROMPT] tokens into out[N_TRAIN]."""
+    ops = np.empty((N_SLOTS, N_OF))
+    terms = np.empty((N_SLOTS, N_TERMS))
+    acc = np.zeros(N_ACC)
+    b = s[S_BATCH]
+    q = s[S_PROMPT]
+    t_fwd = run_pass(m, b, q, 0.0, s, a, ops, terms, acc)
+    energy = acc[ACC_ENERGY]
+    need, _ = model_tiles(ops, a)
+    chips, needed = system_chips(a, need)
+    cap = chips * a[A_AIMC_TILES]
+    t_bt = 0.0
+    t_bd = 0.0
+    t_wg = 0.0
+    for i in range(N_SLOTS):
+        n = ops[i, O_COUNT]
+        if n == 0.0:
+            continue
+        if terms[i, T_ENGINE] == ENGINE_AIMC_TILES:
+            # dX = dY W^T: transposed read of the same tiles (re-programmed again if needed)
+            t_bt += n * (terms[i, T_COMPUTE] + terms[i, T_LAT] + terms[i, T_MEM] + terms[i, T_COMM])
+            energy += n * terms[i, T_ENERGY]
+            # dW = X^T dY on the digital unit, FP32 gradient written
+            flops = ops[i, O_FLOPS]
+            dt = int(ops[i, O_DTYPE])
+            byts = ops[i, O_AIN] + ops[i, O_AOUT] + 4.0 * ops[i, O_K] * ops[i, O_N] * ops[i, O_G]
+            t_c = flops / (matrix_peak(a, dt) * a[A_EFF_COMPUTE])
+            t_m = byts / (a[A_MEM_BW] * a[A_EFF_MEM])
+            t_wg += n * max(t_c, t_m)
+            energy += n * (flops * energy_per_flop(a, dt) + byts * a[A_E_MEM])
+        else:
+            t_bd += 2.0 * terms[i, T_TOTAL]
+            energy += 2.0 * n * terms[i, T_ENERGY]
+    P = m[M_PARAMS]
+    t_opt = max(ADAM_FLOPS * P / (a[A_PEAK_FP32] * a[A_EFF_COMPUTE]),
+                ADAM_BYTES * P / (a[A_MEM_BW] * a[A_EFF_MEM]))
+    energy += ADAM_FLOPS * P * a[A_E_FP32] + ADAM_BYTES * P * a[A_E_MEM]
+    # the update: every used tile programmed and verified once
+    t_upd = need * tile_program_time(a) / (a[A_AIMC_PROG_TILES] * chips)
+    e_upd = need * a[A_AIMC_ROWS] * a[A_AIMC_COLS] * a[A_AIMC_ITERS] * a[A_AIMC_E_WRITE]
+    t_step = t_fwd + t_bt + t_bd + t_wg + t_opt + t_upd
+    energy += e_upd + (a[A_P_STATIC] + chips * a[A_AIMC_P_CHIP]) * t_step
+    # endurance: per physical tile and step, the update plus forward and backward re-programming
+    rewrites = (need + 2.0 * max(need - cap, 0.0)) / min(need, cap)
+    mem = P * OPT_STATE_BYTES + ACT_BYTES_PER * b * q * m[M_D] * m[M_LAYERS]
+    out[0] = t_fwd
+    out[1] = t_bt
+    out[2] = t_bd
+    out[3] = t_wg
+    out[4] = t_opt
+    out[5] = t_upd
+    out[6] = t_step
+    out[7] = b * q / t_step
+    out[8] = energy
+    out[9] = e_upd
+    out[10] = t_upd / t_step
+    out[11] = a[A_AIMC_ENDURANCE] / (a[A_AIMC_ITERS] * rewrites)
+    out[12] = need
+    out[13] = needed
+    out[14] = 1.0 if need > cap else 0.0
+    out[15] = mem
+    out[16] = 1.0 if mem <= a[A_MEM_CAP] * a[A_MEM_USABLE] else 0.0

@@ -1,0 +1,141 @@
+"""GPU roofline cost: hand-derived op times on the toy accelerator, and physical invariants."""
+import math
+
+import pytest
+
+import nmc
+
+
+def op(report, name):
+    return next(o for o in report.ops if o["name"] == name)
+
+
+def test_qkv_gemv_time_by_hand(toy_llm, toy_arch):
+    r = nmc.analyze(toy_llm, toy_arch, phase="decode", batch=1, context=10)
+    o = op(r, "qkv_proj")
+    # M=1, N=64+2*2*16=128, K=64; weights 64*128*2 B, input 64*2 B, output 128*2 B
+    assert (o["M"], o["N"], o["K"]) == (1, 128, 64)
+    nbytes = 64 * 128 * 2 + 64 * 2 + 128 * 2
+    assert o["dram_bytes"] == nbytes
+    assert o["t_memory_s"] == pytest.approx(nbytes / 1e12)
+    assert o["t_compute_s"] == pytest.approx(2 * 128 * 64 / 100e12)
+    assert o["t_latency_s"] == pytest.approx(1e-6)
+    assert o["time_s"] == pytest.approx(2 * (nbytes / 1e12 + 1e-6))     # 2 layers
+    assert o["bound"] == "latency"
+
+
+def test_large_gemm_compute_time_by_hand(toy_llm, toy_arch):
+    r = nmc.analyze(toy_llm, toy_arch, phase="prefill", batch=64, prompt=1024)
+    o = op(r, "mlp_up")
+    T = 64 * 1024
+    flops = 2 * T * 256 * 64
+    assert o["flops"] == flops
+    assert o["t_compute_s"] == pytest.approx(flops / 100e12)   # 1x1 tiles on 1 core: no quantization
+    nbytes = 64 * 256 * 2 + T * 64 * 2 + T * 256 * 2
+    assert o["t_memory_s"] == pytest.approx(nbytes / 1e12)
+
+
+def test_fp8_uses_fp8_peak(toy_llm, toy_arch):
+    r = nmc.analyze(toy_llm, toy_arch, phase="prefill", batch=64, prompt=1024,
+                    weights="fp8", activations="fp8")
+    o = op(r, "mlp_up")
+    assert o["t_compute_s"] == pytest.approx(o["flops"] / 200e12)
+
+
+def test_tp_allreduce_ring_by_hand(toy_arch):
+    r = nmc.analyze("llama-2-7b", toy_arch, phase="decode", batch=2, tp=4)
+    o = op(r, "tp_allreduce")
+    buf = 2 * 4096 * 2
+    expected = 2 * 3 / 4 * buf / (100e9 * 0.8) + 2 * 3 * 1e-6   # eff_link default 0.8
+    assert o["t_comm_s"] == pytest.approx(expected)
+    assert o["time_s"] == pytest.approx(64 * expected)
+
+
+def test_energy_by_hand(toy_llm, toy_arch):
+    r = nmc.analyze(toy_llm, toy_arch, phase="decode", batch=1, context=10)
+    o = op(r, "qkv_proj")
+    assert o["energy_j"] == pytest.approx(2 * (o["flops"] * 1e-12 + o["dram_bytes"] * 10e-12))
+
+
+def test_gemv_is_not_credited_with_tensor_peak():
+    r = nmc.analyze("llama-2-7b", "h100-sxm", phase="decode", batch=1)
+    o = op(r, "mlp_up")
+    # M=1 is padded to the MMA height: at most 1/mma_m of the matrix peak is usable
+    arch = nmc.load_arch("h100-sxm")
+    assert o["flops"] / o["t_compute_s"] <= arch["peak_bf16"] / arch["mma_m"] + 1
+
+
+def test_a100_decode_bandwidth_bound_prefill_compute_bound():
+    d = nmc.analyze("llama-2-7b", "a100-80g-sxm", phase="decode", batch=1, context=512)
+    assert d.bound == "memory"
+    assert d.bound_shares["memory"] > 0.6
+    p = nmc.analyze("llama-2-7b", "a100-80g-sxm", phase="prefill", batch=256, prompt=512)
+    assert p.bound == "compute"
+    assert p.bound_shares["compute"] > 0.6
+
+
+@pytest.mark.parametrize("arch", ["a100-80g-sxm", "h100-sxm", "h20"])
+@pytest.mark.parametrize("phase", ["decode", "prefill"])
+def test_more_bandwidth_is_never_slower(arch, phase):
+    base = nmc.load_arch(arch)
+    prev = math.inf
+    for f in (0.25, 0.5, 1.0, 2.0, 4.0, 16.0):
+        a = base.with_(mem_bw=base["mem_bw"] * f)
+        t = nmc.analyze("llama-3-8b", a, phase=phase, batch=4, prompt=256, context=1024).latency_s
+        assert t <= prev * (1 + 1e-12)
+        prev = t
+
+
+@pytest.mark.parametrize("key", ["peak_bf16", "n_cores", "link_bw", "sram_bw", "eff_mem"])
+def test_more_resources_never_slower(key):
+    base = nmc.load_arch("h100-sxm")
+    lo = nmc.analyze("llama-2-70b", base, phase="decode", batch=16, tp=4).latency_s
+    val = base[key] * (1.05 if key == "eff_mem" else 2.0)
+    hi = nmc.analyze("llama-2-70b", base.with_(**{key: min(val, 1.0) if key == "eff_mem" else val}),
+                     phase="decode", batch=16, tp=4).latency_s
+    assert hi <= lo * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("model", ["llama-2-7b", "mixtral-8x7b", "gpt2"])
+def test_batch_never_lowers_throughput(model):
+    prev = 0.0
+    for b in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+        r = nmc.analyze(model, "h100-sxm", phase="decode", batch=b, context=1024)
+        assert r.tokens_per_s >= prev * (1 - 1e-9)
+        prev = r.tokens_per_s
+
+
+def test_longer_context_is_never_faster():
+    prev = 0.0
+    for c in (0, 128, 1024, 8192, 32768):
+        t = nmc.analyze("llama-3-8b", "h100-sxm", phase="decode", batch=8, context=c).latency_s
+        assert t >= prev
+        prev = t
+
+
+def test_generate_is_prefill_plus_decode_steps(toy_llm, toy_arch):
+    g = nmc.analyze(toy_llm, toy_arch, phase="generate", batch=2, prompt=16, generate=4)
+    p = nmc.analyze(toy_llm, toy_arch, phase="prefill", batch=2, prompt=16)
+    steps = [nmc.analyze(toy_llm, toy_arch, phase="decode", batch=2, context=16 + i).latency_s
+             for i in range(3)]
+    assert g.results["ttft_s"] == pytest.approx(p.latency_s)
+    assert g.latency_s == pytest.approx(p.latency_s + sum(steps))
+    assert g.results["tpot_s"] == pytest.approx(sum(steps) / 3)
+    assert g.tokens_per_s == pytest.approx(2 * 4 / g.latency_s)
+
+
+def test_fits_and_max_batch():
+    r = nmc.analyze("llama-2-70b", "h100-sxm", phase="decode", batch=1)
+    assert not r.fits                      # 138 GB of bf16 weights on one 80 GB device
+    assert r.results["max_batch"] == 0
+    r = nmc.analyze("llama-2-70b", "h100-sxm", phase="decode", batch=1, tp=4)
+    assert r.fits
+    mb = int(r.results["max_batch"])
+    assert nmc.analyze("llama-2-70b", "h100-sxm", phase="decode", batch=mb, tp=4).fits
+    assert not nmc.analyze("llama-2-70b", "h100-sxm", phase="decode", batch=mb + 1, tp=4).fits
+
+
+def test_bound_shares_sum_to_one():
+    r = nmc.analyze("mixtral-8x7b", "h100-sxm", phase="generate", batch=4, tp=2)
+    assert sum(r.bound_shares.values()) == pytest.approx(1.0)
+    assert sum(o["share"] for o in r.ops) == pytest.approx(1.0)
