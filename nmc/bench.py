@@ -163,12 +163,19 @@ def run_bench(quick: bool = False, disk: bool = True, api_sample: int | None = N
     out["estimate_100M_kernel_only_s"] = 1e8 / d7["kernel_points_per_s"]
 
     if disk:
-        from .sweep import _have_pyarrow
+        from .sweep import DEFAULT_CHUNK, _have_pyarrow
         fmt = "parquet" if _have_pyarrow() else "csv"
-        plan = plans["dense-7b"] if fmt == "parquet" else make_plan(
-            MODELS[0][1], arch, {**grid, "context": [2048], "batch": [1, 8]}, {"phase": "decode"})
+        # parquet: 4x the kernel grid (more context values) in chunks of the default size;
+        # csv (slow, text): a small grid
+        if fmt == "parquet":
+            ctx = grid["context"]["linspace"]
+            plan = make_plan(MODELS[0][1], arch, {**grid, "context": {
+                "linspace": [ctx[0], ctx[1], 4 * ctx[2]]}}, {"phase": "decode"})
+        else:
+            plan = make_plan(MODELS[0][1], arch, {**grid, "context": [2048], "batch": [1, 8]},
+                             {"phase": "decode"})
         n = plan.n_points
-        cs = max(1, n // 4)
+        cs = min(DEFAULT_CHUNK, max(1, n // 4))
         tmp = tempfile.mkdtemp(prefix="nmc-bench-")
         try:
             t = time.perf_counter()

@@ -258,6 +258,7 @@ def _register_extras() -> None:
     from . import aimc
     _EXTRA.append(aimc.register)             # `nmc aimc chip|train`
     from . import pim_analysis  # noqa: F401  (registers `nmc pim`)
+    from . import cli_policy  # noqa: F401  (registers `nmc policy`)
 
 
 _register_extras()

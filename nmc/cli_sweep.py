@@ -26,6 +26,8 @@ def cmd_sweep(args) -> int:
         import numba
         numba.set_num_threads(args.threads)
     spec = sw.load_spec(args.spec)
+    if args.columns:
+        spec["columns"] = sw.check_columns(args.columns, "--columns")
     plan = sw.plan_from_spec(spec)
     client = _client(args.scheduler)
     n = plan.n_points
@@ -125,6 +127,8 @@ def register(sub) -> None:
     q.add_argument("--format", choices=["parquet", "csv"], help="default: parquet if pyarrow "
                    "is installed, else csv")
     q.add_argument("--threads", type=int, help="numba threads (default: all cores)")
+    q.add_argument("--columns", help="result columns to write, comma separated (default: all; "
+                   "swept parameters are always written), e.g. tokens_per_s,bound,fits")
     q.add_argument("--overwrite", action="store_true", help="discard results of another sweep")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_sweep)

@@ -148,6 +148,7 @@ class Plan:
     ax_dim: np.ndarray
     ax_values: np.ndarray
     describe: dict                                    # JSON-able: what was swept (manifest)
+    keep: list[str] | None = None                     # result columns kept (None: all)
 
     @property
     def dim_sizes(self) -> np.ndarray:
@@ -170,7 +171,10 @@ class Plan:
 
     @property
     def result_columns(self) -> list[str]:
-        return self.param_names + list(L.RESULT_FIELDS) + list(SHARE_COLS)
+        res = list(L.RESULT_FIELDS) + list(SHARE_COLS)
+        if self.keep is not None:
+            res = [c for c in res if c in self.keep]
+        return self.param_names + res
 
     def payload(self) -> tuple:
         return (self.m0, self.s0, self.a0, self.ax_target, self.ax_index, self.ax_dim,
@@ -365,8 +369,26 @@ def _as_list(x) -> list:
     return [x]
 
 
+def check_columns(columns, where: str = "columns") -> list[str] | None:
+    """Validate a list of result columns to keep (None: all)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    allowed = list(L.RESULT_FIELDS) + list(SHARE_COLS)
+    if not isinstance(columns, (list, tuple)) or not columns:
+        raise ConfigError(f"{where}: a non-empty list of result columns")
+    for c in columns:
+        if c not in allowed:
+            close = difflib.get_close_matches(str(c), allowed, n=1)
+            raise ConfigError(f"{where}: unknown result column {c!r}"
+                              f"{f'; did you mean {close[0]}?' if close else ''} "
+                              f"(allowed: {', '.join(allowed)})")
+    return list(columns)
+
+
 def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = None,
-              where=None, arch_set: dict | None = None) -> Plan:
+              where=None, arch_set: dict | None = None, columns=None) -> Plan:
     """Resolve names, check values, and lay out the kernel axes. Dimension order (slowest
     first): model, arch, scenario grid dims, architecture-parameter grid dims. Arch parameters
     vary fastest so consecutive points reuse one operator table."""
@@ -479,7 +501,7 @@ def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = Non
                 np.array([t for t, _, _, _ in axes], dtype=np.int64),
                 np.array([i for _, i, _, _ in axes], dtype=np.int64),
                 np.array([d for _, _, d, _ in axes], dtype=np.int64),
-                ax_values, describe)
+                ax_values, describe, check_columns(columns))
 
 
 # ---- evaluation ------------------------------------------------------------------------------
@@ -543,8 +565,10 @@ def _write_chunk(path: Path, cols: dict[str, np.ndarray], fmt: str) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
         params = [k for k in cols if k not in L.RESULT_FIELDS and k not in SHARE_COLS]
+        # lz4, dictionary pages for the (repeating) parameter columns only, no statistics:
+        # the fastest writer settings measured (docs/sweep.md), ~20 B per point
         pq.write_table(pa.table({k: np.ascontiguousarray(v) for k, v in cols.items()}), tmp,
-                       use_dictionary=params)
+                       use_dictionary=params, compression="lz4", write_statistics=False)
     else:
         arr = np.column_stack([np.asarray(v, dtype=float) for v in cols.values()])
         with open(tmp, "w") as f:
@@ -639,6 +663,8 @@ def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | N
     def finish(i, res):
         lo, hi = i * cs, min(n, (i + 1) * cs)
         cols = chunk_columns(plan.dims, res, lo, hi)
+        if plan.keep is not None:
+            cols = {k: cols[k] for k in columns}
         if outdir is not None:
             name = f"chunk-{i:06d}.{'parquet' if fmt == 'parquet' else 'csv'}"
             _write_chunk(outdir / name, cols, fmt)
@@ -747,27 +773,33 @@ def _assemble(result: dict) -> Table:
 # ---- public entry points ---------------------------------------------------------------------
 def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk_size=None,
           format: str | None = None, progress: bool = False, overwrite: bool = False,
-          threads: int | None = None, arch_set: dict | None = None, **scenario) -> Table:
+          threads: int | None = None, arch_set: dict | None = None, columns=None,
+          **scenario) -> Table:
     """Evaluate model(s) x arch(s) x grid under a scenario; return a columnar Table.
 
     model, arch: a name/path or a list of them (a list becomes a grid dimension).
     grid: {param: [values] | {"linspace": [a, b, n]} | {"logspace": [a, b, n]},
            "p,q": [(p1, q1), (p2, q2)]} -- see the module docstring.
     scenario keywords: phase, batch, prompt, context, generate, tp, weights, activations, kv, ...
-    out: directory for chunked, resumable output; client: a dask.distributed Client."""
+    out: directory for chunked, resumable output; client: a dask.distributed Client;
+    columns: result columns to keep (default all; swept parameters are always kept)."""
+    plan = make_plan(model, arch, grid, scenario, arch_set=arch_set, columns=columns)
+    import numba
+    before = numba.get_num_threads()
     if threads:
-        import numba
         numba.set_num_threads(int(threads))
-    plan = make_plan(model, arch, grid, scenario, arch_set=arch_set)
-    res = run(plan, out, chunk_size=chunk_size, fmt=format, client=client, progress=progress,
-              overwrite=overwrite)
+    try:
+        res = run(plan, out, chunk_size=chunk_size, fmt=format, client=client,
+                  progress=progress, overwrite=overwrite)
+    finally:
+        numba.set_num_threads(before)
     if out is not None:
         return load(out)
     return _assemble(res)
 
 
 SPEC_KEYS = {"name", "description", "model", "arch", "scenario", "grid", "set", "chunk_size",
-             "format"}
+             "format", "columns"}
 
 
 def load_spec(path) -> dict:
@@ -815,13 +847,15 @@ def load_spec(path) -> dict:
     return {"model": raw["model"], "arch": raw["arch"], "grid": raw.get("grid", {}),
             "scenario": raw.get("scenario", {}), "arch_set": raw.get("set") or None,
             "chunk_size": cs, "format": raw.get("format"), "where": where,
+            "columns": check_columns(raw.get("columns"), where(None, "columns")),
             "name": raw.get("name", p.stem)}
 
 
 def plan_from_spec(spec: dict) -> Plan:
     try:
         return make_plan(spec["model"], spec["arch"], spec["grid"], spec["scenario"],
-                         where=spec["where"], arch_set=spec["arch_set"])
+                         where=spec["where"], arch_set=spec["arch_set"],
+                         columns=spec.get("columns"))
     except ConfigError as e:
         msg = str(e)
         if spec["where"].path not in msg:
@@ -846,6 +880,7 @@ class SearchResult:
     hi: float
     evaluations: int
     message: str
+    fits: bool | None = None       # memory fit at the value found
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -932,8 +967,13 @@ def search(model, arch, param: str, target: float, *, metric: str = "tokens_per_
                 bad = mid
     achieved = f(good)
     word = "minimal" if direction == "min" else "maximal"
+    msg = f"{word} {param} = {good:.6g} gives {metric} = {achieved:.6g} ({name})"
+    if res[L.R_FITS] < 0.5:
+        cap = av[INDEX["mem_capacity"]] * av[INDEX["mem_usable"]]
+        msg += (f"; warning: does not fit, needs {res[L.R_MEM_FOOTPRINT] / 1e9:.1f} GB per "
+                f"device, usable {cap / 1e9:.1f} GB (raise tp or lower the dtype)")
     return SearchResult(param, float(good), direction, metric, target, achieved, lo, hi, n_eval[0],
-                        f"{word} {param} = {good:.6g} gives {metric} = {achieved:.6g} ({name})")
+                        msg, bool(res[L.R_FITS] >= 0.5))
 
 
 # `nmc.sweep(...)` runs a sweep while `nmc.sweep.load(...)` etc. stay reachable: the module is

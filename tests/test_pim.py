@@ -337,3 +337,13 @@ def test_roofline_draws_pim_engine(tmp_path):
     plt.close(fig)
     paths = roofline_chart([r], tmp_path / "roof.png")
     assert all(p.exists() for p in paths)
+
+
+def test_sweep_over_mapping_and_banks_matches_analyze():
+    from nmc.sweep import sweep
+    t = sweep("llama-2-7b", "hbm3-pim", {"mapping": ["host-only", "pim-gemv", "auto"],
+                                         "pim_banks": [8, 32]}, phase="decode", context=1024)
+    for i in range(len(t)):
+        r = nmc.analyze("llama-2-7b", "hbm3-pim", context=1024, mapping=t["mapping"][i],
+                        pim_banks=int(t["pim_banks"][i]))
+        assert t["latency_s"][i] == pytest.approx(r.latency_s, rel=1e-12)

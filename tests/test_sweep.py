@@ -251,6 +251,16 @@ def test_malformed_spec_top_level(tmp_path, toy_arch):
         sw.load_spec(p)
 
 
+def test_columns_subset(tmp_path, toy_arch):
+    t = nmc.sweep("llama-2-7b", toy_arch, {"batch": [1, 2]}, columns=["tokens_per_s", "bound"],
+                  out=tmp_path / "o", format="csv")
+    assert list(t.keys()) == ["batch", "tokens_per_s", "bound"]
+    full = nmc.sweep("llama-2-7b", toy_arch, {"batch": [1, 2]})
+    np.testing.assert_array_equal(t["tokens_per_s"], full["tokens_per_s"])
+    with pytest.raises(ConfigError, match="unknown result column 'tokens'; did you mean tokens_per_s"):
+        nmc.sweep("llama-2-7b", toy_arch, {"batch": [1]}, columns=["tokens"])
+
+
 def test_set_section_is_checked(tmp_path, toy_arch):
     p = _spec(tmp_path, toy_arch)
     p.write_text(p.read_text().replace("[grid]", '[set]\nkernel_overhead = "-3 us"\n\n[grid]'))

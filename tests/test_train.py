@@ -302,3 +302,15 @@ def test_grid_matches_single_points(arch, gpt):
     for c, row in zip(cfgs, out):
         one = train(gpt, arch, devices=8, tp=c.tp, pp=c.pp, global_batch=16, seq=512)
         assert one.results["step_time_s"] == row[0]
+
+
+def test_validation_rows_are_modelled_or_explained():
+    from nmc.train_validation import megatron_flops, rows
+    res = rows()
+    assert res and all((r["modelled"] is not None) != bool(r["note"]) for r in res)
+    ptdp = [r for r in res if r["id"].startswith("megatron-t2-ptdp") and r["error"] is not None]
+    assert ptdp and all(abs(r["error"]) < 0.35 for r in ptdp)
+    # the paper's own FLOP count: GPT-3 175B, batch 1536 -> 96 B s l h^2 (1 + s/6h + V/16lh)
+    f = megatron_flops(1536, 2048, 96, 12288, 51200)
+    assert f == pytest.approx(96 * 1536 * 2048 * 96 * 12288**2
+                              * (1 + 2048 / (6 * 12288) + 51200 / (16 * 96 * 12288)))

@@ -6,8 +6,8 @@ from numba import njit
 
 from .aimc import A_AIMC_TILES, aimc_map_and_cost
 from .gpu import gpu_cost
-from .pim import A_PIM_BANKS, pim_map_and_cost, pim_plan
 from .layout import S_TP, T_ENGINE
+from .pim import A_PIM_BANKS, pim_map_and_cost, pim_plan
 
 ENGINE_HOST = 0
 ENGINE_PIM = 1      # near-memory units (nmc/engine/pim.py)

@@ -103,6 +103,9 @@ def heatmap(table, x: str, y: str, metric: str, path, where: dict | None = None,
     iy = np.searchsorted(ys, yv)
     Z[iy, ix] = np.asarray(sub.columns[metric], dtype=float)
     B[iy, ix] = sub.columns["bound"]
+    F = np.full((len(ys), len(xs)), np.nan)
+    if "fits" in sub:
+        F[iy, ix] = sub.columns["fits"]
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     logz = np.nanmin(Z) > 0 and np.nanmax(Z) / max(np.nanmin(Z), 1e-300) > 50
     from matplotlib.colors import LogNorm
@@ -115,9 +118,13 @@ def heatmap(table, x: str, y: str, metric: str, path, where: dict | None = None,
         ax.contourf(xs, ys, B, levels=levels, hatches=list(HATCHES), colors="none")
         if len(present) > 1:
             ax.contour(xs, ys, B, levels=levels[1:-1], colors="white", linewidths=1.2)
-    ax.legend(handles=[Patch(facecolor="none", edgecolor="k", hatch=HATCHES[b],
-                             label=f"{BOUND_NAMES[b]} bound") for b in present],
-              loc="upper left", fontsize=8, framealpha=0.8)
+    handles = [Patch(facecolor="none", edgecolor="k", hatch=HATCHES[b],
+                     label=f"{BOUND_NAMES[b]} bound") for b in present]
+    if np.any(F == 0):
+        ax.pcolormesh(xs, ys, np.ma.masked_where(F != 0, np.ones_like(F)), shading="nearest",
+                      cmap="Greys", vmin=0, vmax=1.5, alpha=0.6)
+        handles.append(Patch(facecolor="0.5", alpha=0.6, label="does not fit in memory"))
+    ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.8)
     for axis, vals, labels, setter, scale in ((x, xv, xl, ax.set_xticks, ax.set_xscale),
                                               (y, yv, yl, ax.set_yticks, ax.set_yscale)):
         if labels is not None:

@@ -1,0 +1,80 @@
+"""Shared plumbing of the experiment scripts: command line (--quick, --out), output folder,
+CSV writing and figure saving (PNG + SVG). No cost equations here: every number comes from
+nmc.analyze / nmc.sweep."""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args(name: str, doc: str, argv=None) -> argparse.Namespace:
+    """--quick (reduced grid, seconds) and --out DIR (default results/<name>/)."""
+    ap = argparse.ArgumentParser(prog=f"{name}.py", description=(doc or "").strip().splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="reduced grid that runs in a few seconds")
+    ap.add_argument("--out", default=None, help=f"output folder (default results/{name}/)")
+    args = ap.parse_args(argv)
+    args.out = Path(args.out) if args.out else ROOT / "results" / name
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def _cell(v):
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return "" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return f"{v:.6g}"
+    return v
+
+
+def write_csv(rows: list[dict], path) -> Path:
+    """Rows (dicts) to CSV; the header is the union of keys in first-seen order."""
+    path = Path(path)
+    cols: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _cell(r.get(k, "")) for k in cols})
+    return path
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def save(fig, path) -> list[Path]:
+    """PNG (dpi 120) and SVG beside it."""
+    p = Path(path).with_suffix(".png")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=120, bbox_inches="tight")
+    fig.savefig(p.with_suffix(".svg"), bbox_inches="tight")
+    plt.close(fig)
+    return [p, p.with_suffix(".svg")]
+
+
+def say(*lines: str) -> None:
+    for line in lines:
+        print(line)
+    sys.stdout.flush()
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """Compact number for headlines and tables."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.{digits}g}"
