@@ -57,14 +57,29 @@ def read_csv(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def save(fig, path) -> list[Path]:
-    """PNG (dpi 120) and SVG beside it."""
+def lean_log_ticks(fig) -> None:
+    """At most ~8 labelled decades per log axis and no minor-tick labels: matplotlib otherwise
+    spends seconds measuring thousands of tick labels on wide log ranges."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "log":
+                axis.set_major_locator(LogLocator(base=10, numticks=9))
+                axis.set_minor_locator(LogLocator(base=10, subs=(2, 5), numticks=9))
+                axis.set_minor_formatter(NullFormatter())
+
+
+def save(fig, path, svg: bool = True) -> list[Path]:
+    """PNG (dpi 120) and, unless svg=False (the --quick runs), an SVG beside it."""
     p = Path(path).with_suffix(".png")
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=120, bbox_inches="tight")
-    fig.savefig(p.with_suffix(".svg"), bbox_inches="tight")
+    outs = [p]
+    if svg:
+        fig.savefig(p.with_suffix(".svg"), bbox_inches="tight")
+        outs.append(p.with_suffix(".svg"))
     plt.close(fig)
-    return [p, p.with_suffix(".svg")]
+    return outs
 
 
 def say(*lines: str) -> None:

@@ -30,7 +30,7 @@ from nmc import policy
 from nmc.errors import NmcError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train_compare  # noqa: E402  (the training layout search of experiment "train_compare")
+import train_compare
 
 DEVICES = ["h100-sxm", "h800-sxm", "h20", "a800-80g-sxm", "l20", "ascend-910b"]
 REF = "h100-sxm"
@@ -48,10 +48,10 @@ CAPS = [600, 1000, 1600, 2400, 3200, 4800, 8000, 16000, 24000]
 CAPS_QUICK = [1600, 4800, 16000]
 CAP_MODEL, CAP_BATCH, CAP_CONTEXT = "llama-3-8b", 64, 2048
 FAMILIES = {   # label -> keyword arguments of best_design_under_cap
-    "GPU, H100 bandwidth (3.35 TB/s)": dict(arch="h100-sxm", mem_bw=["3.35 TB/s"]),
-    "GPU, bandwidth up to 8.4 TB/s": dict(arch="h100-sxm"),
-    "GPU + HBM3-PIM (PIM TOPS counted)": dict(arch="h100+hbm3-pim"),
-    "GPU + HBM3-PIM (PIM exempt)": dict(arch="h100+hbm3-pim", pim_counts=False),
+    "GPU, H100 bandwidth (3.35 TB/s)": {"arch": "h100-sxm", "mem_bw": ["3.35 TB/s"]},
+    "GPU, bandwidth up to 8.4 TB/s": {"arch": "h100-sxm"},
+    "GPU + HBM3-PIM (PIM TOPS counted)": {"arch": "h100+hbm3-pim"},
+    "GPU + HBM3-PIM (PIM exempt)": {"arch": "h100+hbm3-pim", "pim_counts": False},
 }
 
 
@@ -172,12 +172,12 @@ def chart(perf, pol, front, devs, path):
         vals = [v if v else np.nan for v in vals]
         ax.bar(x + (k - (len(DEVICES) - 1) / 2) * w, vals, w, label=dev, color=colors[dev])
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
-    ax.set_xticks(x, [wl.replace(" (", "\n(").replace("train ", "train\n") for wl in wls],
-                  fontsize=7.5)
+    ax.set_xticks(x, [_wrap(wl) for wl in wls], fontsize=7.5)
     ax.set_ylabel("throughput relative to H100 (requests/s; training runs/day)")
     ax.set_title("(a) relative performance, equal device count (1, 8 or the training cluster)",
                  fontsize=10)
-    ax.legend(fontsize=8, ncol=3)
+    ax.set_ylim(0, 1.25)
+    ax.legend(fontsize=8, ncol=6, loc="upper center")
     ax.grid(axis="y", alpha=0.3)
     # (b) per board watt
     ax = axes[0, 1]
@@ -187,28 +187,28 @@ def chart(perf, pol, front, devs, path):
         vals = [v if v else np.nan for v in vals]
         ax.bar(x + (k - (len(DEVICES) - 1) / 2) * w, vals, w, label=dev, color=colors[dev])
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
-    ax.set_xticks(x, [wl.replace(" (", "\n(").replace("train ", "train\n") for wl in wls],
-                  fontsize=7.5)
+    ax.set_xticks(x, [_wrap(wl) for wl in wls], fontsize=7.5)
     ax.set_ylabel("throughput per board watt (TDP), relative to H100")
     ax.set_title("(b) the same per watt of board power (TDP from the presets)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     # (c) TPP vs performance density with the 3A090 regions
     ax = axes[1, 0]
-    t = np.geomspace(300, 40000, 400)
     ax.fill_between([4800, 40000], 0.3, 60, color="#c44e52", alpha=0.12, label="3A090.a")
     ax.fill_between([1600, 4800], 5.92, 60, color="#c44e52", alpha=0.12)
     ax.fill_between([2400, 4800], 1.6, 5.92, color="#dd8452", alpha=0.15, label="3A090.b")
     ax.fill_between([1600, 2400], 3.2, 5.92, color="#dd8452", alpha=0.15)
-    del t
+    offsets = {"h20": (5, -22), "l20": (-10, 8)}
     for r in pol:
         pd = r["performance_density"]
-        if r["arch"] == "h100+hbm3-pim":
+        if r["arch"] in ("h100+hbm3-pim", "h800-sxm"):
             continue
         yv = pd if pd else 0.45
+        name = "h100-sxm = h800-sxm" if r["arch"] == "h100-sxm" else r["arch"]
         ax.scatter([r["tpp"]], [yv], color=colors.get(r["arch"], "k"), s=45, zorder=3,
                    marker="o" if pd else "v")
-        ax.annotate(r["arch"] + ("" if pd else " (die area unknown)") + f"\n{r['class']}",
-                    (r["tpp"], yv), fontsize=7.5, xytext=(5, 4), textcoords="offset points")
+        ax.annotate(name + ("" if pd else " (die area unknown)") + f"\n{r['class']}",
+                    (r["tpp"], yv), fontsize=7.5, xytext=offsets.get(r["arch"], (5, 4)),
+                    textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(300, 40000)
@@ -224,13 +224,16 @@ def chart(perf, pol, front, devs, path):
         sel = [r for r in front if r["family"] == fam and r["tokens_per_s"]]
         ax.plot([r["tpp_cap"] for r in sel], [r["tokens_per_s"] for r in sel], marker=mk, label=fam)
     for d in devs:
-        if d["tokens_per_s"]:
+        if d["tokens_per_s"] and d["arch"] != "h800-sxm":
             ax.scatter([d["tpp_cap"]], [d["tokens_per_s"]], color=colors[d["arch"]], marker="*",
                        s=120, zorder=4, edgecolor="k", lw=0.5)
-            ax.annotate(d["arch"], (d["tpp_cap"], d["tokens_per_s"]), fontsize=7.5,
+            ax.annotate("h100-sxm = h800-sxm" if d["arch"] == "h100-sxm" else d["arch"],
+                        (d["tpp_cap"], d["tokens_per_s"]), fontsize=7.5,
                         xytext=(4, -10), textcoords="offset points")
-    for c, lab in ((1600, "1600"), (2400, "2400"), (4800, "4800")):
+    for c in (1600, 2400, 4800):
         ax.axvline(c, color="grey", lw=0.7, ls=":")
+        ax.annotate(f"{c}", (c, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="center", va="bottom", color="grey")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("TPP cap (design must have TPP below it)")
@@ -244,6 +247,10 @@ def chart(perf, pol, front, devs, path):
     fig.savefig(path, dpi=110)
     fig.savefig(Path(path).with_suffix(".svg"))
     plt.close(fig)
+
+
+def _wrap(wl: str) -> str:
+    return wl.replace(" (", "\n(").replace("train ", "train\n").replace("-heavy", "-\nheavy")
 
 
 def run(quick: bool, out: Path) -> dict:

@@ -87,7 +87,7 @@ def tables(reports):
     return ops, summary, moves
 
 
-def figure(reports, model: str, path) -> list[Path]:
+def figure(reports, model: str, path, svg: bool = True) -> list[Path]:
     """Rows: prefill, decode. Columns: GPU, near-memory (host + PIM roofs), analog crossbar
     tiles, analog digital unit. Marker size = the operator's share of the step time."""
     plt = C.plt
@@ -110,8 +110,9 @@ def figure(reports, model: str, path) -> list[Path]:
                  f"cache) operators on three architectures", fontsize=13)
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=8, fontsize=9,
                frameon=False, title="operators (marker size = share of step time)", title_fontsize=9)
+    C.lean_log_ticks(fig)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-    return C.save(fig, path)
+    return C.save(fig, path, svg)
 
 
 def run(quick: bool, out: Path) -> dict:
@@ -122,7 +123,7 @@ def run(quick: bool, out: Path) -> dict:
     C.write_csv(moves, out / "moves.csv")
     figs = []
     for m in dict.fromkeys(k[0] for k in reports):
-        figs += figure(reports, m, out / f"roofline_{m}.png")
+        figs += figure(reports, m, out / f"roofline_{m}.png", svg=not quick)
     head = {}
     C.say(f"== {NAME}: tokens/s and bound per system (batch 1, bf16)")
     for s in summary:

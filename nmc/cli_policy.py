@@ -13,7 +13,7 @@ from .errors import NmcError
 from .table import render, to_csv, to_json
 
 CLASS_COLS = ["arch", "tpp", "tpp_precision", "die_area_mm2", "performance_density", "class"]
-DESIGN_COLS = ["compute_fraction", "peak_bf16_tflops", "mem_bw_tb_s", "pim_multiplier",
+DESIGN_COLS = ["compute_fraction", "n_cores", "peak_bf16_tflops", "mem_bw_tb_s", "pim_multiplier",
                "pim_tflops", "tpp", "performance_density", "class", "tokens_per_s", "bound"]
 
 
@@ -43,7 +43,8 @@ def cmd_policy(args) -> int:
             raise NmcError("--cap needs --model (the model whose decode tokens/s is maximised)")
         pim = [float(x) for x in args.pim.split(",")]
         r = policy.best_design_under_cap(args.model, args.cap, pd_cap=args.pd_cap, arch=args.base,
-                                         pim=pim, batch=args.batch, context=args.context,
+                                         pim=pim, cores=args.cores.split(","),
+                                         batch=args.batch, context=args.context,
                                          tp=args.tp, weights=args.weights, top=args.top,
                                          pim_counts=not args.pim_exempt)
         if args.format != "text":
@@ -80,6 +81,9 @@ def register(sub) -> None:
                    help="PIM unit-rate multipliers to try (0 = no PIM), default 0,1,2,4")
     q.add_argument("--pim-exempt", action="store_true",
                    help="do not count the PIM units' TOPS in the TPP (they sit on DRAM dies)")
+    q.add_argument("--cores", default="fixed,scaled",
+                   help="cut compute by lowering the rate per core (fixed), fusing off cores "
+                        "(scaled) or both (default)")
     q.add_argument("--batch", type=int, default=64)
     q.add_argument("--context", type=int, default=2048)
     q.add_argument("--tp", type=int, default=1)

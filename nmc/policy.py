@@ -10,6 +10,8 @@ End Use" (88 FR 73458, 25 Oct 2023), technical note on TPP and performance densi
 figures in ../shared/data/pim_aimc.md."""
 from __future__ import annotations
 
+import numpy as np
+
 from .arch.loader import Architecture, load_arch
 
 # (peak parameter, bit length)
@@ -76,7 +78,7 @@ def pim_tpp(arch) -> float:
     a = load_arch(arch) if not isinstance(arch, Architecture) else arch
     if a["pim_banks"] <= 0:
         return 0.0
-    from .engine import kernels as _k   # noqa: F401  (numba cache dir first)
+    from .engine import kernels as _k  # noqa: F401  (numba cache dir first)
     from .engine.pim import pim_units
     units = float(pim_units(a.vector()))
     return max(units * a[k] / 1e12 * bits for k, bits in PIM_PRECISIONS)
@@ -84,15 +86,20 @@ def pim_tpp(arch) -> float:
 
 def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
                           arch="h100+hbm3-pim", compute=None, mem_bw=None, pim=(0, 1, 2, 4),
-                          die_area=None, pim_counts: bool = True, batch: int = 64,
+                          cores=("fixed", "scaled"), die_area=None, pim_counts: bool = True,
+                          batch: int = 64,
                           context: int = 2048, tp: int = 1, weights: str = "bf16",
                           kv: str = "bf16", top: int | None = 10) -> dict:
     """Decode tokens/s of a grid of designs derived from `arch`, under an export-control cap.
 
     Grid (one nmc.sweep call, the same kernel as nmc.analyze):
-      compute  -- fractions of the base preset's peaks (every precision scaled together);
-                  default 12 fractions 0.02..1 plus the fractions that put each design exactly
-                  under the TPP cap (and under the density cap);
+      compute  -- fractions s of the base preset's TPP; every precision's peak becomes
+                  min(base peak, s x TPP_base / bit length), so the design's host TPP is
+                  s x TPP_base; default 12 fractions 0.02..1 plus the fractions that put each
+                  design exactly under the TPP cap (and under the density cap);
+      cores    -- how the compute is cut: "fixed" keeps the base core (SM) count and lowers
+                  the rate per core, "scaled" fuses off cores (n_cores x s, rate per core
+                  kept); both by default. Matters for small GEMMs (wave quantization);
       mem_bw   -- device-memory bandwidths (B/s or "4 TB/s"); default base x 0.5, 1, 1.5, 2,
                   2.5 (a PIM preset's pin rate pim_io_rate moves with it);
       pim      -- multipliers of the preset's PIM unit rate pim_unit_flops; 0 = PIM unused
@@ -101,9 +108,9 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
     pd_cap when given (die area: `die_area` in mm2, default the preset's).
     Returns {"best": row, "rows": feasible rows best first (top of them), "reference": the base
     preset's own row, "n_points", "n_feasible", "assumptions"}."""
+    from .errors import ScenarioError
     from .sweep import sweep
     from .units import parse
-    from .errors import ScenarioError
     base = load_arch(arch) if not isinstance(arch, Architecture) else arch
     if not (isinstance(tpp_cap, (int, float)) and tpp_cap > 0):
         raise ScenarioError(f"tpp_cap must be a positive number, got {tpp_cap!r}")
@@ -124,7 +131,6 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
         return t_pim1 * m if pim_counts else 0.0
 
     if compute is None:
-        import numpy as np
         fr = set(np.round(np.geomspace(0.02, 1.0, 12), 6).tolist())
         for m in pim:
             room = tpp_cap - pim_t(m)
@@ -140,8 +146,17 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
            [parse(b, "bw") if isinstance(b, str) else float(b) for b in mem_bw])
     if not bws or any(b <= 0 for b in bws):
         raise ScenarioError(f"mem_bw values must be > 0, got {mem_bw}")
-    peaks = [tuple(base[k] * s for k in HOST_PEAKS) for s in compute]
-    grid = {",".join(HOST_PEAKS): peaks}
+    # a design at fraction s of the base TPP caps every precision at s x TPP_base / bits: the
+    # narrow formats are cut first, the FP32 vector units (softmax, norms) only when they too
+    # would exceed the cap (as NVIDIA's H20 keeps 44 of the H100's 67 FP32 TFLOPS)
+    bits = dict(PRECISIONS)
+    if not cores or any(c not in ("fixed", "scaled") for c in cores):
+        raise ScenarioError(f"cores must name 'fixed' and/or 'scaled', got {cores!r}")
+    variants = [(s, c) for s in compute for c in dict.fromkeys(cores)]
+    peaks = [tuple(min(base[k], s * t_host * 1e12 / bits[k]) for k in HOST_PEAKS)
+             + ((base["n_cores"] if c == "fixed" else max(1.0, round(base["n_cores"] * s))),)
+             for s, c in variants]
+    grid = {",".join(HOST_PEAKS + ("n_cores",)): peaks}
     if has_pim:
         grid["mem_bw,pim_io_rate"] = [(b, base["pim_io_rate"] * b / base["mem_bw"]) for b in bws]
         nz = [m for m in pim if m > 0] or [1.0]
@@ -156,24 +171,26 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
     bounds = t["bound"]
     rows, seen = [], set()
     for i in range(n):
-        s = float(t["peak_bf16"][i]) / base["peak_bf16"]
+        pk = np.array([float(t[k][i]) for k in HOST_PEAKS + ("n_cores",)])
+        s, c = variants[int(np.argmin([np.abs(pk - np.array(p)).sum() for p in peaks]))]
         host_only = maps[i] == "host-only"
         m = 0.0 if (host_only or not has_pim) else float(t["pim_unit_flops"][i]) / base["pim_unit_flops"]
-        key = (round(s, 12), float(t["mem_bw"][i]), m)
+        key = (round(s, 12), c, float(t["mem_bw"][i]), m)
         if key in seen:
             continue
         seen.add(key)
         total = t_host * s + pim_t(m)
         pd = total / area if area > 0 else None
         ok = total < tpp_cap and (pd_cap is None or (pd is not None and pd < pd_cap))
-        rows.append({"compute_fraction": s, "peak_bf16_tflops": float(t["peak_bf16"][i]) / 1e12,
+        rows.append({"compute_fraction": s, "cores": c, "n_cores": int(t["n_cores"][i]),
+                     "peak_bf16_tflops": float(t["peak_bf16"][i]) / 1e12,
                      "mem_bw_tb_s": float(t["mem_bw"][i]) / 1e12, "pim_multiplier": m,
                      "pim_tflops": (t_pim1 / 16 * m if has_pim else 0.0),
                      "tpp_host": t_host * s, "tpp_pim": t_pim1 * m, "tpp": total,
                      "performance_density": pd, "class": classify_values(total, pd),
                      "tokens_per_s": float(t["tokens_per_s"][i]),
                      "fits": bool(t["fits"][i]), "bound": bounds[i], "feasible": ok and bool(t["fits"][i])})
-    ref = next((r for r in rows if abs(r["compute_fraction"] - 1) < 1e-9
+    ref = next((r for r in rows if abs(r["compute_fraction"] - 1) < 1e-9 and r["cores"] == cores[0]
                 and abs(r["mem_bw_tb_s"] * 1e12 - base["mem_bw"]) < 1e3
                 and r["pim_multiplier"] == (1.0 if has_pim and 1.0 in pim else 0.0)), None)
     feas = [r for r in rows if r["feasible"]]

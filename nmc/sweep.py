@@ -626,7 +626,7 @@ def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | N
         if fmt not in ("parquet", "csv"):
             raise ConfigError(f"format must be parquet or csv, got {fmt!r}")
         if fmt == "parquet" and not _have_pyarrow():
-            raise ConfigError("format = parquet needs pyarrow (pip install pyarrow); or use csv")
+            raise ConfigError("format = parquet needs pyarrow (pip install 'nmc[parquet]'); or use csv")
         mpath = outdir / MANIFEST
         fp = plan.fingerprint()
         if mpath.exists() and not overwrite:
@@ -967,7 +967,10 @@ def search(model, arch, param: str, target: float, *, metric: str = "tokens_per_
                 bad = mid
     achieved = f(good)
     word = "minimal" if direction == "min" else "maximal"
-    msg = f"{word} {param} = {good:.6g} gives {metric} = {achieved:.6g} ({name})"
+    unit = {"bw": "B/s", "flops": "FLOP/s", "bytes": "B", "time": "s", "power": "W",
+            "energy_flop": "J/FLOP", "energy_byte": "J/B"}.get(p.kind)
+    shown = units.fmt(good, unit, 4) if unit else f"{good:.6g}"
+    msg = f"{word} {param} = {shown} gives {metric} = {achieved:.6g} ({name})"
     if res[L.R_FITS] < 0.5:
         cap = av[INDEX["mem_capacity"]] * av[INDEX["mem_usable"]]
         msg += (f"; warning: does not fit, needs {res[L.R_MEM_FOOTPRINT] / 1e9:.1f} GB per "

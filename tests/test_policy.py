@@ -30,10 +30,14 @@ def test_pim_tpp_hand_derived():
 
 
 def test_best_design_respects_cap_and_is_the_maximum():
-    kw = dict(compute=[0.05, 0.1, 0.2, 0.5, 1.0], mem_bw=["3.35 TB/s", "6.7 TB/s"],
-              pim=(0, 1, 2), batch=32, context=1024, top=None)
+    kw = {"compute": [0.05, 0.1, 0.2, 0.5, 1.0], "mem_bw": ["3.35 TB/s", "6.7 TB/s"],
+              "pim": (0, 1, 2), "batch": 32, "context": 1024, "top": None}
     r = policy.best_design_under_cap("llama-3.2-1b", 4800, **kw)
-    assert r["n_points"] == 5 * 2 * 3                     # host-only rows are not repeated
+    assert r["n_points"] == 5 * 2 * 2 * 3     # fixed/scaled cores; host-only rows not repeated
+    assert {x["cores"] for x in r["all_rows"]} == {"fixed", "scaled"}
+    assert all(x["n_cores"] == 132 for x in r["all_rows"] if x["cores"] == "fixed")
+    assert all(x["n_cores"] == max(1, round(132 * x["compute_fraction"]))
+               for x in r["all_rows"] if x["cores"] == "scaled")
     feas = r["rows"]
     assert feas and r["n_feasible"] == len(feas)
     assert all(x["tpp"] < 4800 and x["fits"] for x in feas)
@@ -72,6 +76,8 @@ def test_best_design_bad_input():
         policy.best_design_under_cap("llama-3.2-1b", -1)
     with pytest.raises(ScenarioError, match="die area"):
         policy.best_design_under_cap("llama-3.2-1b", 4800, pd_cap=5.0, arch="ascend-910b")
+    with pytest.raises(ScenarioError, match="cores"):
+        policy.best_design_under_cap("llama-3.2-1b", 4800, cores=("half",))
     with pytest.raises(ScenarioError, match="compute fractions"):
         policy.best_design_under_cap("llama-3.2-1b", 4800, compute=[0.0, 1.0])
 

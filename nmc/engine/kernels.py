@@ -25,7 +25,8 @@ N_ACC = 8
 
 @njit(cache=True)
 def cost_ops(ops, a, s, terms, acc):
-    """Cost every operator row on its engine, write terms, add totals into acc; return time."""
+    """Cost every operator row on its engine, write terms, add totals into acc; return time.
+    Reads ops only: evaluate_grid reuses one operator table across architecture points."""
     total = 0.0
     plan_engines(ops, a, s, terms)
     for i in range(N_SLOTS):
