@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +22,8 @@ def parse_args(name: str, doc: str, argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog=f"{name}.py", description=(doc or "").strip().splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="reduced grid that runs in a few seconds")
     ap.add_argument("--out", default=None, help=f"output folder (default results/{name}/)")
+    ap.add_argument("--docs", action="store_true",
+                    help="also copy the figure(s), palette-compressed, to docs/figures/")
     args = ap.parse_args(argv)
     args.out = Path(args.out) if args.out else ROOT / "results" / name
     args.out.mkdir(parents=True, exist_ok=True)
@@ -82,9 +84,26 @@ def save(fig, path, svg: bool = True) -> list[Path]:
     return outs
 
 
+LOG: list[str] = []   # every line said since the last clear (nmc report quotes them)
+
+
+def to_docs(png, name: str, max_kb: int = 300) -> Path:
+    """Copy a PNG to docs/figures/<name>.png as a 256-colour palette image (commit-sized)."""
+    from PIL import Image
+    dst = ROOT / "docs" / "figures" / f"{name}.png"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.open(png).convert("RGB")
+    for colors in (256, 128, 64):
+        img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(dst, optimize=True)
+        if dst.stat().st_size <= max_kb * 1024:
+            break
+    return dst
+
+
 def say(*lines: str) -> None:
     for line in lines:
         print(line)
+        LOG.append(line)
     sys.stdout.flush()
 
 

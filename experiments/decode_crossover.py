@@ -19,11 +19,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import nmc  # noqa: E402
+import nmc
 
 NAME = "decode_crossover"
 MODEL = "llama-3-8b"
@@ -59,21 +58,27 @@ def evaluate(quick: bool) -> list[dict]:
 
 
 def winners(rows: list[dict]) -> list[dict]:
-    """Per (batch, context): the fitting system with the most tokens/s and its lead over the
-    runner-up (fitting systems only; 'none' if nothing fits)."""
+    """Per (batch, context), among the systems that fit: the one with the most tokens/s (and its
+    lead over the runner-up, and the GPU+PIM speed-up over the GPU) and the one with the least
+    J/token ('none' if nothing fits)."""
     out = []
     keys = sorted({(r["batch"], r["context"]) for r in rows})
     for b, c in keys:
-        cand = sorted((r for r in rows if r["batch"] == b and r["context"] == c and r["fits"]),
-                      key=lambda r: -r["tokens_per_s"])
+        here = {r["system"]: r for r in rows if r["batch"] == b and r["context"] == c}
+        cand = sorted((r for r in here.values() if r["fits"]), key=lambda r: -r["tokens_per_s"])
+        pim_vs_gpu = here["GPU+PIM"]["tokens_per_s"] / here["GPU"]["tokens_per_s"]
         if not cand:
             out.append({"batch": b, "context": c, "winner": "none", "tokens_per_s": float("nan"),
-                        "lead_over_next": float("nan"), "runner_up": ""})
+                        "lead_over_next": float("nan"), "runner_up": "", "energy_winner": "none",
+                        "energy_per_token_j": float("nan"), "pim_speedup_over_gpu": pim_vs_gpu})
             continue
         lead = cand[0]["tokens_per_s"] / cand[1]["tokens_per_s"] if len(cand) > 1 else float("inf")
+        ew = min(cand, key=lambda r: r["energy_per_token_j"])
         out.append({"batch": b, "context": c, "winner": cand[0]["system"],
                     "tokens_per_s": cand[0]["tokens_per_s"], "lead_over_next": lead,
-                    "runner_up": cand[1]["system"] if len(cand) > 1 else ""})
+                    "runner_up": cand[1]["system"] if len(cand) > 1 else "",
+                    "energy_winner": ew["system"], "energy_per_token_j": ew["energy_per_token_j"],
+                    "pim_speedup_over_gpu": pim_vs_gpu})
     return out
 
 
@@ -87,7 +92,7 @@ def figure(rows, wins, path, svg=True):
     contexts = sorted({r["context"] for r in rows})
     c_ref = 4096 if 4096 in contexts else contexts[len(contexts) // 2]
     b_hi = 64 if 64 in batches else batches[-2]
-    fig, axes = plt.subplots(2, 2, figsize=(14, 10.5))
+    fig, axes = plt.subplots(2, 3, figsize=(20, 10.5))
     ax = axes[0, 0]
     for label, _, _, col in SYSTEMS:
         s = _sel(rows, system=label, context=c_ref)
@@ -112,28 +117,44 @@ def figure(rows, wins, path, svg=True):
            ylabel="time per decode step (ms)",
            title="(b) per-token latency vs context (hollow = does not fit)")
     ax.legend(fontsize=8, ncol=2)
-    ax = axes[1, 0]
     names = ["none"] + [s[0] for s in SYSTEMS]
     colors = ["0.85"] + [s[3] for s in SYSTEMS]
-    grid = np.zeros((len(batches), len(contexts)))
-    for w in wins:
-        grid[batches.index(w["batch"]), contexts.index(w["context"])] = names.index(w["winner"])
     from matplotlib.colors import ListedColormap
-    ax.imshow(grid, origin="lower", cmap=ListedColormap(colors), vmin=-0.5, vmax=len(names) - 0.5,
-              aspect="auto", alpha=0.75)
-    for w in wins:
-        i, j = batches.index(w["batch"]), contexts.index(w["context"])
-        if w["winner"] != "none":
-            ax.text(j, i, f"{w['tokens_per_s']:.3g}\n×{w['lead_over_next']:.2g}" if np.isfinite(w["lead_over_next"]) else f"{w['tokens_per_s']:.3g}",
-                    ha="center", va="center", fontsize=6.5)
-    ax.set_xticks(range(len(contexts)), [f"{c // 1024}k" if c >= 1024 else str(c) for c in contexts])
-    ax.set_yticks(range(len(batches)), [str(b) for b in batches])
-    ax.set(xlabel="context (tokens in the KV cache)", ylabel="batch",
-           title="(c) fastest system that fits (cell: tokens/s, × lead over the next)")
     from matplotlib.patches import Patch
-    ax.legend([Patch(color=c, alpha=0.75) for c in colors], ["nothing fits"] + names[1:],
-              loc="upper right", fontsize=8)
-    ax = axes[1, 1]
+    clabels = [f"{c // 1024}k" if c >= 1024 else str(c) for c in contexts]
+    for ax, key, val, title in (
+            (axes[1, 0], "winner", "pim_speedup_over_gpu",
+             "(c) most tokens/s among systems that fit\n(cell: GPU+PIM speed-up over GPU)"),
+            (axes[1, 1], "energy_winner", "energy_per_token_j",
+             "(d) least J/token among systems that fit\n(cell: that system's mJ/token)")):
+        grid = np.zeros((len(batches), len(contexts)))
+        for w in wins:
+            grid[batches.index(w["batch"]), contexts.index(w["context"])] = names.index(w[key])
+        ax.imshow(grid, origin="lower", cmap=ListedColormap(colors), vmin=-0.5,
+                  vmax=len(names) - 0.5, aspect="auto", alpha=0.7)
+        for w in wins:
+            i, j = batches.index(w["batch"]), contexts.index(w["context"])
+            v = w[val]
+            txt = (f"×{v:.2g}" if key == "winner" else
+                   ("" if w[key] == "none" else f"{v * 1e3:.2g}"))
+            ax.text(j, i, txt, ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(contexts)), clabels)
+        ax.set_yticks(range(len(batches)), [str(b) for b in batches])
+        ax.set(xlabel="context (tokens in the KV cache)", ylabel="batch", title=title)
+        ax.legend([Patch(color=c, alpha=0.7) for c in colors], ["nothing fits"] + names[1:],
+                  loc="upper right", fontsize=8)
+        ax.grid(False)
+    ax = axes[0, 2]
+    for label, _, _, col in SYSTEMS:
+        s = _sel(rows, system=label, batch=1)
+        ax.plot([r["context"] for r in s], [max(r["max_batch"], 0.5) for r in s],
+                "--o" if label == "GPU" else "-o", ms=3, color=col, lw=2.5 if label == "GPU" else 1.5,
+                label=label + (" (= GPU+PIM: same 80 GB)" if label == "GPU" else ""), zorder=3)
+    ax.set(xscale="log", yscale="log", xlabel="context (tokens in the KV cache)",
+           ylabel="largest batch that fits (weights + KV + activations)",
+           title="(e) the KV-cache capacity wall (0 plotted at 0.5)")
+    ax.legend(fontsize=8)
+    ax = axes[1, 2]
     for label, _, _, col in SYSTEMS:
         for b, ls in ((1, "-"), (b_hi, "--")):
             s = _sel(rows, system=label, batch=b)
@@ -142,9 +163,9 @@ def figure(rows, wins, path, svg=True):
     ax.axhline(50, color="0.5", lw=0.8, ls=":")
     ax.set(xscale="log", ylim=(0, 100), xlabel="context (tokens in the KV cache)",
            ylabel="attention (KV-cache reads) share of step time (%)",
-           title="(d) the KV-cache wall: attention's share of the decode step")
+           title="(f) the KV-cache bandwidth wall: attention's share of the step")
     ax.legend(fontsize=8, ncol=2)
-    for a in axes.flat:
+    for a in (axes[0, 0], axes[0, 1], axes[0, 2], axes[1, 2]):
         a.grid(True, alpha=0.3)
     fig.suptitle(f"{MODEL} decode (bf16): GPU = h100-sxm, GPU+PIM = h100+hbm3-pim (auto mapping), "
                  f"AIMC = aimc-edge-projected with as many chips as the weights need", fontsize=11)
@@ -171,14 +192,24 @@ def headline(rows, wins) -> dict:
         long = _sel(rows, system=label, batch=1)
         wall = next((r["context"] for r in long if r["attention_share"] >= 0.5), None)
         h[label]["kv_wall_context_batch1"] = wall
+        bh = 64 if _sel(rows, batch=64) else sorted({r["batch"] for r in rows})[-2]
+        wall_hi = next((r["context"] for r in _sel(rows, system=label, batch=bh)
+                        if r["attention_share"] >= 0.5), None)
+        h[label][f"kv_wall_context_batch{bh}"] = wall_hi
         C.say(f"           batch 1: attention >= 50 % of the step from context "
               f"{wall if wall else '> ' + str(contexts[-1])}; at {contexts[-1]}: "
-              f"{long[-1]['tokens_per_s']:.3g} tok/s, attention {long[-1]['attention_share']:.0%}")
-    counts = {}
-    for w in wins:
-        counts[w["winner"]] = counts.get(w["winner"], 0) + 1
-    h["wins"] = counts
-    C.say("  winner cells (fitting systems only): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+              f"{long[-1]['tokens_per_s']:.3g} tok/s, attention {long[-1]['attention_share']:.0%}; "
+              f"batch {bh}: attention >= 50 % from context {wall_hi}")
+    for key in ("winner", "energy_winner"):
+        counts = {}
+        for w in wins:
+            counts[w[key]] = counts.get(w[key], 0) + 1
+        h[key] = counts
+        C.say(f"  {key} cells (fitting systems only): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    sp = [w["pim_speedup_over_gpu"] for w in wins if w["context"] == c_ref]
+    h["pim_speedup_range"] = (max(sp), min(sp))
+    h["pim_speedup_batch1"], h["pim_speedup_last"] = sp[0], sp[-1]
+    C.say(f"  GPU+PIM over GPU at context {c_ref}: x{max(sp):.3g} (batch 1) ... x{sp[-1]:.3g} (batch {max(w['batch'] for w in wins)})")
     gp = [w for w in wins if w["context"] == c_ref]
     order = " -> ".join(f"b{w['batch']}:{w['winner']}" for w in gp)
     C.say(f"  context {c_ref}, by batch: {order}")
@@ -199,7 +230,9 @@ def run(quick: bool, out: Path) -> dict:
 
 def main(argv=None) -> int:
     args = C.parse_args(NAME, __doc__, argv)
-    run(args.quick, args.out)
+    h = run(args.quick, args.out)
+    if args.docs:
+        C.say("docs: " + str(C.to_docs(h["figures"][0], NAME)))
     return 0
 
 

@@ -131,7 +131,8 @@ def frontier_rows(quick: bool) -> tuple[list[dict], list[dict]]:
             b = r["best"]
             row = {"family": fam, "tpp_cap": cap, "tokens_per_s": b["tokens_per_s"] if b else None}
             if b:
-                row.update({k: b[k] for k in ("compute_fraction", "peak_bf16_tflops", "mem_bw_tb_s",
+                row.update({k: b[k] for k in ("compute_fraction", "cores", "n_cores", "ttft_s",
+                                              "peak_bf16_tflops", "mem_bw_tb_s",
                                               "pim_multiplier", "tpp", "performance_density",
                                               "class", "bound")})
             rows.append(row)
@@ -229,11 +230,12 @@ def chart(perf, pol, front, devs, path):
                        s=120, zorder=4, edgecolor="k", lw=0.5)
             ax.annotate("h100-sxm = h800-sxm" if d["arch"] == "h100-sxm" else d["arch"],
                         (d["tpp_cap"], d["tokens_per_s"]), fontsize=7.5,
-                        xytext=(4, -10), textcoords="offset points")
+                        xytext=(-95, -12) if d["arch"] == "h100-sxm" else (4, -10),
+                        textcoords="offset points")
     for c in (1600, 2400, 4800):
         ax.axvline(c, color="grey", lw=0.7, ls=":")
-        ax.annotate(f"{c}", (c, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
-                    ha="center", va="bottom", color="grey")
+        ax.annotate(f"TPP {c}", (c, 0.01), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="right", va="bottom", color="grey", rotation=90)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("TPP cap (design must have TPP below it)")
@@ -276,7 +278,8 @@ def run(quick: bool, out: Path) -> dict:
     for r in front:
         if r["tokens_per_s"]:
             print(f"  cap {r['tpp_cap']:6.0f}  {r['family']:36s} {r['tokens_per_s']:8.0f} tok/s  "
-                  f"compute x{r['compute_fraction']:.3f} bw {r['mem_bw_tb_s']:.2f} TB/s "
+                  f"TPP {r['tpp']:5.0f} = {r['compute_fraction']:.3f} x H100 on {r['n_cores']:3d} cores, "
+                  f"{r['mem_bw_tb_s']:.2f} TB/s, "
                   f"PIM x{r['pim_multiplier']:g}")
     print(f"wrote {out}/export_compliant.csv, export_policy.csv, export_cap_frontier.csv, "
           f"export_compliant.png/.svg")

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
-import nmc  # noqa: E402
-from nmc.plot.roofline import draw_crossbar, draw_roofline  # noqa: E402
+import nmc
+from nmc.plot.roofline import draw_crossbar, draw_roofline
 
 NAME = "roofline_three_archs"
 ARCHS = [("GPU", "h100-sxm", {}),
@@ -27,8 +27,8 @@ ARCHS = [("GPU", "h100-sxm", {}),
          ("analog", "aimc-edge-projected", {"aimc_chips": 0})]
 MODELS = ["llama-2-7b", "llama-2-70b"]
 MATRIX = ("gemm", "lm_head", "attn_score", "attn_context")
-PHASES = {"prefill": dict(phase="prefill", batch=1, prompt=2048),
-          "decode": dict(phase="decode", batch=1, context=2048)}
+PHASES = {"prefill": {"phase": "prefill", "batch": 1, "prompt": 2048},
+          "decode": {"phase": "decode", "batch": 1, "context": 2048}}
 
 
 def evaluate(quick: bool):
@@ -45,7 +45,6 @@ def _level(r, o) -> str:
     """Which memory level sets t_memory: device DRAM or the on-chip L2/SRAM (GEMM tile panels)."""
     if o["engine"] != "host" or o["t_memory_s"] <= 0:
         return ""
-    n = o["count"] or 1.0
     t_dram = o["dram_bytes"] / (r.arch["mem_bw"] * r.arch["eff_mem"])
     return "dram" if t_dram >= 0.999 * o["t_memory_s"] else "sram"
 
@@ -144,7 +143,12 @@ def run(quick: bool, out: Path) -> dict:
 
 def main(argv=None) -> int:
     args = C.parse_args(NAME, __doc__, argv)
-    run(args.quick, args.out)
+    h = run(args.quick, args.out)
+    if args.docs:      # llama-2-7b -> docs/figures/roofline_three_archs.png, 70b -> ..._70b.png
+        for fig in h["figures"]:
+            if fig.suffix == ".png":
+                tag = fig.stem.replace("roofline_llama-2-", "")
+                C.say("docs: " + str(C.to_docs(fig, NAME if tag == "7b" else f"{NAME}_{tag}")))
     return 0
 
 

@@ -48,7 +48,7 @@ def bench_grid(quick: bool) -> dict:
             "context": {"linspace": [256, 32768, n_c]}}
 
 
-def _time_kernel(payload, n, threads, repeats=3):
+def _time_kernel(payload, n, threads, repeats=5):
     import numba
 
     from .sweep import eval_range
@@ -122,6 +122,7 @@ def run_bench(quick: bool = False, disk: bool = True, api_sample: int | None = N
     arch = bench_arch()
     grid = bench_grid(quick)
     out = {"machine": {"cpus": os.cpu_count(), "numba_threads": max_threads,
+                       "load_average_before": os.getloadavg()[0],
                        "python": sys.version.split()[0], "numba": numba.__version__},
            "arch": arch.name, "grid": "decode: mem_bw x peak_bf16 x batch x context",
            "numba_cache_was_warm": cache_warm, "models": {}}
@@ -161,6 +162,7 @@ def run_bench(quick: bool = False, disk: bool = True, api_sample: int | None = N
     out["api_points_per_s"] = d7["api_points_per_s"]
     out["kernel_over_api"] = d7["kernel_over_api"]
     out["estimate_100M_kernel_only_s"] = 1e8 / d7["kernel_points_per_s"]
+    out["machine"]["load_average_after"] = os.getloadavg()[0]
 
     if disk:
         from .sweep import DEFAULT_CHUNK, _have_pyarrow
@@ -195,7 +197,10 @@ def format_report(r: dict) -> str:
     th = r["machine"]["numba_threads"]
     lines = [f"nmc bench: {r['grid']} on {r['arch']}",
              (f"  machine: {r['machine']['cpus']} CPUs, numba {r['machine']['numba']} "
-              f"({th} threads), python {r['machine']['python']}"),
+              f"({th} threads), python {r['machine']['python']}; 1-min load average "
+              f"{r['machine']['load_average_before']:.2f} before, "
+              f"{r['machine'].get('load_average_after', float('nan')):.2f} after the kernel runs "
+              f"(other processes on the machine slow every figure)"),
              (f"  this process: first call (numba cache "
               f"{'present: load' if r['numba_cache_was_warm'] else 'empty: compile'})"
               f" {r['first_call_s']:.3f} s; warm call {r['warm_call_s'] * 1e3:.3f} ms"),

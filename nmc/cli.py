@@ -259,6 +259,7 @@ def _register_extras() -> None:
     _EXTRA.append(aimc.register)             # `nmc aimc chip|train`
     from . import pim_analysis  # noqa: F401  (registers `nmc pim`)
     from . import cli_policy  # noqa: F401  (registers `nmc policy`)
+    from . import report  # noqa: F401  (registers `nmc report`)
 
 
 _register_extras()

@@ -14,7 +14,7 @@ from .table import render, to_csv, to_json
 
 CLASS_COLS = ["arch", "tpp", "tpp_precision", "die_area_mm2", "performance_density", "class"]
 DESIGN_COLS = ["compute_fraction", "n_cores", "peak_bf16_tflops", "mem_bw_tb_s", "pim_multiplier",
-               "pim_tflops", "tpp", "performance_density", "class", "tokens_per_s", "bound"]
+               "pim_tflops", "tpp", "performance_density", "class", "tokens_per_s", "ttft_s", "bound"]
 
 
 def _emit(rows, fmt, cols):
@@ -46,6 +46,8 @@ def cmd_policy(args) -> int:
                                          pim=pim, cores=args.cores.split(","),
                                          batch=args.batch, context=args.context,
                                          tp=args.tp, weights=args.weights, top=args.top,
+                                         prompt=args.prompt, ttft_max=args.ttft_max,
+                                         die_area=args.die_area,
                                          pim_counts=not args.pim_exempt)
         if args.format != "text":
             _emit(r["rows"], args.format, DESIGN_COLS)
@@ -56,7 +58,8 @@ def cmd_policy(args) -> int:
         print(f"{r['model']} decode, batch {a['batch']}, context {a['context']}, tp {a['tp']}, "
               f"designs derived from {r['arch']} (die {a['die_area_mm2']:g} mm2); cap TPP < "
               f"{r['tpp_cap']:g}" + (f", PD < {r['pd_cap']:g}" if r["pd_cap"] else "")
-              + (", PIM TOPS counted in TPP" if a["pim_counts_in_tpp"] else ", PIM TOPS exempt"))
+              + (", PIM TOPS counted in TPP" if a["pim_counts_in_tpp"] else ", PIM TOPS exempt")
+              + (f", TTFT <= {r['ttft_max']:g} s ({a['prompt']}-token prompt)" if r["ttft_max"] else ""))
         print(f"{r['n_feasible']} of {r['n_points']} designs under the cap\n")
         print(render(r["rows"], DESIGN_COLS))
         if r["best"] and r["reference"]:
@@ -74,6 +77,8 @@ def register(sub) -> None:
     q.add_argument("--arch", help="comma-separated presets: TPP / PD / class table")
     q.add_argument("--cap", type=float, help="TPP cap: search designs with TPP below it")
     q.add_argument("--pd-cap", type=float, help="performance-density cap (TPP/mm2) as well")
+    q.add_argument("--die-area", type=float, help="die area in mm2 for the density (default: "
+                                                   "the base preset's)")
     q.add_argument("--model", help="model whose decode tokens/s the search maximises")
     q.add_argument("--base", default="h100+hbm3-pim",
                    help="preset the designs are derived from (default h100+hbm3-pim)")
@@ -87,6 +92,8 @@ def register(sub) -> None:
     q.add_argument("--batch", type=int, default=64)
     q.add_argument("--context", type=int, default=2048)
     q.add_argument("--tp", type=int, default=1)
+    q.add_argument("--prompt", type=int, default=2048, help="prompt tokens of the TTFT check")
+    q.add_argument("--ttft-max", type=float, help="also require time to first token <= this (s)")
     q.add_argument("--weights", default="bf16")
     q.add_argument("--top", type=int, default=10)
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])

@@ -89,7 +89,8 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
                           cores=("fixed", "scaled"), die_area=None, pim_counts: bool = True,
                           batch: int = 64,
                           context: int = 2048, tp: int = 1, weights: str = "bf16",
-                          kv: str = "bf16", top: int | None = 10) -> dict:
+                          kv: str = "bf16", prompt: int = 2048, ttft_max: float | None = None,
+                          top: int | None = 10) -> dict:
     """Decode tokens/s of a grid of designs derived from `arch`, under an export-control cap.
 
     Grid (one nmc.sweep call, the same kernel as nmc.analyze):
@@ -105,7 +106,10 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
       pim      -- multipliers of the preset's PIM unit rate pim_unit_flops; 0 = PIM unused
                   (mapping host-only). Ignored for presets without PIM.
     Constraint: TPP (host, plus PIM when pim_counts) < tpp_cap, and PD = TPP / die area <
-    pd_cap when given (die area: `die_area` in mm2, default the preset's).
+    pd_cap when given (die area: `die_area` in mm2, default the preset's), and the time to first
+    token of one `prompt`-token request (prefill, batch 1; column ttft_s) <= ttft_max when given:
+    without it the search happily trades away all host compute, which decode does not need but
+    prefill does.
     Returns {"best": row, "rows": feasible rows best first (top of them), "reference": the base
     preset's own row, "n_points", "n_feasible", "assumptions"}."""
     from .errors import ScenarioError
@@ -119,7 +123,7 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
     area = float(die_area) if die_area is not None else float(base["die_area"])
     if pd_cap is not None and area <= 0:
         raise ScenarioError(f"pd_cap needs a die area but {base.name} has die_area = 0; "
-                            f"pass die_area=<mm2>")
+                            f"pass die_area=<mm2> (CLI: --die-area)")
     t_host = tpp(base)[0]
     has_pim = base["pim_banks"] > 0
     pim = [float(m) for m in (pim if has_pim else (0,))]
@@ -164,8 +168,13 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
         grid["mapping"] = (["host-only"] if 0.0 in pim else []) + (["auto"] if any(pim) else [])
     else:
         grid["mem_bw"] = bws
+    if ttft_max is not None and not (isinstance(ttft_max, (int, float)) and ttft_max > 0):
+        raise ScenarioError(f"ttft_max must be a positive time in seconds or None, got {ttft_max!r}")
     t = sweep(model=model, arch=base, grid=grid, phase="decode", batch=batch, context=context,
               tp=tp, weights=weights, kv=kv)
+    # the same grid (same point order) in prefill: time to first token of one request
+    ttft = sweep(model=model, arch=base, grid=grid, phase="prefill", batch=1, prompt=prompt,
+                 tp=tp, weights=weights, kv=kv)["latency_s"]
     n = len(t["tokens_per_s"])
     maps = t["mapping"] if has_pim else ["auto"] * n
     bounds = t["bound"]
@@ -181,14 +190,15 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
         seen.add(key)
         total = t_host * s + pim_t(m)
         pd = total / area if area > 0 else None
-        ok = total < tpp_cap and (pd_cap is None or (pd is not None and pd < pd_cap))
+        ok = (total < tpp_cap and (pd_cap is None or (pd is not None and pd < pd_cap))
+              and (ttft_max is None or float(ttft[i]) <= ttft_max))
         rows.append({"compute_fraction": s, "cores": c, "n_cores": int(t["n_cores"][i]),
                      "peak_bf16_tflops": float(t["peak_bf16"][i]) / 1e12,
                      "mem_bw_tb_s": float(t["mem_bw"][i]) / 1e12, "pim_multiplier": m,
                      "pim_tflops": (t_pim1 / 16 * m if has_pim else 0.0),
                      "tpp_host": t_host * s, "tpp_pim": t_pim1 * m, "tpp": total,
                      "performance_density": pd, "class": classify_values(total, pd),
-                     "tokens_per_s": float(t["tokens_per_s"][i]),
+                     "tokens_per_s": float(t["tokens_per_s"][i]), "ttft_s": float(ttft[i]),
                      "fits": bool(t["fits"][i]), "bound": bounds[i], "feasible": ok and bool(t["fits"][i])})
     ref = next((r for r in rows if abs(r["compute_fraction"] - 1) < 1e-9 and r["cores"] == cores[0]
                 and abs(r["mem_bw_tb_s"] * 1e12 - base["mem_bw"]) < 1e3
@@ -199,6 +209,8 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
             "best": feas[0] if feas else None, "rows": feas[:top] if top else feas,
             "reference": ref, "n_points": len(rows), "n_feasible": len(feas),
             "all_rows": rows,
+            "ttft_max": ttft_max,
             "assumptions": {"batch": batch, "context": context, "tp": tp, "weights": weights,
+                            "prompt": prompt,
                             "kv": kv, "die_area_mm2": area, "pim_counts_in_tpp": pim_counts,
                             "tpp_base_host": t_host, "tpp_pim_per_multiplier": t_pim1}}

@@ -446,6 +446,21 @@ def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = Non
             if a["link_bw"] <= 0 and "link_bw" not in gdict:
                 raise ScenarioError(f"{where.path}: tp={max(tps)} needs a device-to-device link "
                                     f"but {a.name} has link_bw = 0")
+            if max(tps) > a["devices_per_node"] and "devices_per_node" not in gdict:
+                raise ScenarioError(f"{where('grid', 'tp') if 'tp' in gdict else where.path}: "
+                                    f"tp={max(tps)} exceeds devices_per_node="
+                                    f"{int(a['devices_per_node'])} of {a.name}")
+    # each value of an architecture dimension must make a consistent architecture with every
+    # base preset (e.g. sram_bw > 0 needs sram_capacity > 0)
+    for d in gdims:
+        if all(t == TARGET_ARCH for t in d["targets"]):
+            for j in range(len(d["values"][0])):
+                change = {n: d["values"][i][j] for i, n in enumerate(d["names"])}
+                for a in archs:
+                    try:
+                        a.with_(**change)
+                    except ConfigError as e:
+                        raise ConfigError(f"{where('grid', d['key'])}: {e}") from None
 
     dims: list[Dim] = []
     axes: list[tuple[int, int, int, np.ndarray]] = []   # (target, index, dim, values)
@@ -481,7 +496,6 @@ def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = Non
                 cols[n] = arr
         dims.append(Dim(size, cols, labs, "archparam" if d in arch_dims else "scenario"))
 
-    # consistency of swept arch values against each base arch (e.g. sram_bw needs sram_capacity)
     width = max((len(v) for _, _, _, v in axes), default=1)
     ax_values = np.zeros((len(axes), width))
     for j, (_, _, _, v) in enumerate(axes):
@@ -604,6 +618,43 @@ def _json_default(o):
     raise TypeError(type(o))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lock(outdir: Path) -> Path:
+    """One writer per output directory: DIR/.lock holds 'pid host'; a lock of a dead process
+    on this host is taken over."""
+    import socket
+    path = outdir / ".lock"
+    host = socket.gethostname()
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid_s, other = path.read_text().split()[:2]
+                pid = int(pid_s)
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)
+                continue
+            if other == host and not _alive(pid):
+                path.unlink(missing_ok=True)
+                continue
+            raise ConfigError(f"{outdir}: another sweep (pid {pid} on {other}) is writing here; "
+                              f"wait for it, or delete {path} if that process is gone") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {host}\n")
+        return path
+    raise ConfigError(f"{outdir}: cannot take {path}")
+
+
 def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | None = None,
         fmt: str | None = None, client=None, progress: bool = True, overwrite: bool = False,
         _stop_after: int | None = None) -> dict:
@@ -617,7 +668,6 @@ def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | N
     n_chunks = (n + cs - 1) // cs
     columns = plan.result_columns
     payload = plan.payload()
-    manifest = None
     outdir = None
     if out is not None:
         outdir = Path(out)
@@ -626,7 +676,21 @@ def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | N
         if fmt not in ("parquet", "csv"):
             raise ConfigError(f"format must be parquet or csv, got {fmt!r}")
         if fmt == "parquet" and not _have_pyarrow():
-            raise ConfigError("format = parquet needs pyarrow (pip install 'nmc[parquet]'); or use csv")
+            raise ConfigError("format = parquet needs pyarrow (pip install 'nmc[parquet]'); "
+                              "or use csv")
+        lock = _lock(outdir)
+    try:
+        return _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client,
+                           progress, overwrite, _stop_after)
+    finally:
+        if outdir is not None:
+            lock.unlink(missing_ok=True)
+
+
+def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, progress,
+                overwrite, _stop_after):
+    manifest = None
+    if outdir is not None:
         mpath = outdir / MANIFEST
         fp = plan.fingerprint()
         if mpath.exists() and not overwrite:

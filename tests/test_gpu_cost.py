@@ -141,3 +141,24 @@ def test_bound_shares_sum_to_one():
     r = nmc.analyze("mixtral-8x7b", "h100-sxm", phase="generate", batch=4, tp=2)
     assert sum(r.bound_shares.values()) == pytest.approx(1.0)
     assert sum(o["share"] for o in r.ops) == pytest.approx(1.0)
+
+
+def test_small_m_split_k_fills_cores(toy_arch):
+    from nmc.engine.gpu import shape_efficiency
+    a = nmc.load_arch("h100-sxm").vector()
+    # M=1, N=4096, K=4096 on 132 SMs with 16 x 256 tiles: 16 tiles, split-K by 8 -> 128 of 132
+    eff, tm, tn = shape_efficiency(a, 1.0, 4096.0, 4096.0, 1.0, 1.0)
+    assert (tm, tn) == (16.0, 256.0)
+    assert eff == pytest.approx(1 * 4096 * 8 / (132 * 16 * 256))
+    # large GEMM: no split, full waves
+    eff, _, _ = shape_efficiency(a, 8192.0, 8192.0, 8192.0, 1.0, 1.0)
+    assert eff == pytest.approx(8192 * 8192 / (16 * 132 * 128 * 256))
+    # M = 128 (a short prefill): 48 tiles on 132 SMs, no split
+    eff, _, _ = shape_efficiency(a, 128.0, 12288.0, 4096.0, 1.0, 1.0)
+    assert eff == pytest.approx(48 / 132)
+
+
+def test_batch1_decode_is_memory_bound_on_cut_down_parts():
+    for arch in ("h20", "l20", "a100-80g-sxm", "h100-sxm"):
+        r = nmc.analyze("llama-3-8b", arch, phase="decode", batch=1, context=1024)
+        assert r.bound_shares["compute"] < 0.05, arch

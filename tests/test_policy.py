@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from nmc import policy
@@ -33,7 +35,8 @@ def test_best_design_respects_cap_and_is_the_maximum():
     kw = {"compute": [0.05, 0.1, 0.2, 0.5, 1.0], "mem_bw": ["3.35 TB/s", "6.7 TB/s"],
               "pim": (0, 1, 2), "batch": 32, "context": 1024, "top": None}
     r = policy.best_design_under_cap("llama-3.2-1b", 4800, **kw)
-    assert r["n_points"] == 5 * 2 * 2 * 3     # fixed/scaled cores; host-only rows not repeated
+    # fixed/scaled cores (the same design at fraction 1); host-only rows are not repeated
+    assert r["n_points"] == (5 * 2 - 1) * 2 * 3
     assert {x["cores"] for x in r["all_rows"]} == {"fixed", "scaled"}
     assert all(x["n_cores"] == 132 for x in r["all_rows"] if x["cores"] == "fixed")
     assert all(x["n_cores"] == max(1, round(132 * x["compute_fraction"]))
@@ -80,6 +83,8 @@ def test_best_design_bad_input():
         policy.best_design_under_cap("llama-3.2-1b", 4800, cores=("half",))
     with pytest.raises(ScenarioError, match="compute fractions"):
         policy.best_design_under_cap("llama-3.2-1b", 4800, compute=[0.0, 1.0])
+    with pytest.raises(ScenarioError, match="ttft_max"):
+        policy.best_design_under_cap("llama-3.2-1b", 4800, ttft_max=-1.0)
 
 
 def test_cli_policy(capsys):
@@ -91,3 +96,16 @@ def test_cli_policy(capsys):
                  "--top", "2", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("compute_fraction") and len(lines) == 3
+
+
+def test_best_design_ttft_constraint():
+    kw = {"arch": "h100-sxm", "compute": [0.02, 0.1, 0.5, 1.0], "mem_bw": ["3.35 TB/s"], "cores": ("fixed",),
+              "batch": 16, "context": 1024, "prompt": 1024, "top": None}
+    free = policy.best_design_under_cap("llama-3.2-1b", 1e9, **kw)
+    # TTFT of a 1024-token prompt falls as host compute grows (prefill is compute-bound)
+    tt = [r["ttft_s"] for r in sorted(free["all_rows"], key=lambda r: r["compute_fraction"])]
+    assert all(b < a for a, b in itertools.pairwise(tt))
+    limit = tt[1] * 1.001
+    r = policy.best_design_under_cap("llama-3.2-1b", 1e9, ttft_max=limit, **kw)
+    assert r["n_feasible"] == 3 and all(x["ttft_s"] <= limit for x in r["rows"])
+    assert policy.best_design_under_cap("llama-3.2-1b", 1e9, ttft_max=1e-9, **kw)["best"] is None

@@ -154,6 +154,17 @@ def test_resume_after_interruption(fmt, toy_arch, tmp_path):
         np.testing.assert_array_equal(t.columns[k], full.columns[k])
 
 
+def test_one_writer_per_directory(toy_arch, tmp_path):
+    plan = sw.make_plan("llama-2-7b", toy_arch, {"batch": [1, 2]})
+    import socket
+    (tmp_path / ".lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")   # alive: us
+    with pytest.raises(ConfigError, match="another sweep .* is writing here"):
+        sw.run(plan, tmp_path, fmt="csv", progress=False)
+    (tmp_path / ".lock").write_text(f"999999999 {socket.gethostname()}\n")       # dead: taken over
+    assert sw.run(plan, tmp_path, fmt="csv", progress=False)["complete"]
+    assert not (tmp_path / ".lock").exists()
+
+
 def test_output_of_another_sweep_is_not_mixed(toy_arch, tmp_path):
     sw.run(sw.make_plan("llama-2-7b", toy_arch, {"batch": [1, 2]}), tmp_path, fmt="csv",
            progress=False)
@@ -271,6 +282,15 @@ def test_set_section_is_checked(tmp_path, toy_arch):
 def test_tp_must_divide_heads(toy_arch):
     with pytest.raises(ScenarioError, match="tp=3 must divide the 32 attention heads"):
         nmc.sweep("llama-2-7b", toy_arch, {"tp": [1, 3]})
+    with pytest.raises(ScenarioError, match="tp=16 exceeds devices_per_node=8"):
+        nmc.sweep("llama-2-7b", toy_arch, {"tp": [1, 16]})
+
+
+def test_inconsistent_arch_values(toy_arch):
+    with pytest.raises(ConfigError, match=r"grid.sram_bw.*sram_bw is set but sram_capacity is 0"):
+        nmc.sweep("llama-2-7b", toy_arch, {"sram_bw": [0.0, 1e13]})
+    t = nmc.sweep("llama-2-7b", toy_arch, {"sram_bw,sram_capacity": [[0.0, 0.0], [1e13, 4e7]]})
+    assert len(t) == 2
 
 
 # ---- search --------------------------------------------------------------------------------------

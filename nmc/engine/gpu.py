@@ -9,7 +9,7 @@ from .layout import (
     A_EFF_MEM, A_EFF_SRAM, A_KERNEL_OVH, A_LINK_BW, A_LINK_LAT, A_MEM_BW, A_MMA_M, A_N_CORES,
     A_PEAK_BF16, A_PEAK_FP16, A_PEAK_FP32, A_PEAK_FP8, A_PEAK_INT4, A_PEAK_INT8, A_SRAM_BW,
     A_TILE_M, A_TILE_N, K_COMM, K_CONTEXT, K_GEMM, K_LMHEAD, K_SCORE, O_AIN, O_AOUT, O_COMM,
-    O_DTYPE, O_FLOPS, O_G, O_KERNELS, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_TFRAC, O_W,
+    O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_TFRAC, O_W,
     T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_LAT, T_MEM, T_PEAK, T_SRAM,
 )
 
@@ -50,16 +50,24 @@ def energy_per_flop(a, dt):
 
 
 @njit(cache=True, inline="always")
-def shape_efficiency(a, M, N, G, tfrac):
-    """Fraction of the matrix units doing useful work for G independent M x N output tiles
-    grids: M padded to the MMA height, tiles of tile_m x tile_n spread in waves over n_cores."""
+def shape_efficiency(a, M, N, K, G, tfrac):
+    """Fraction of the matrix units doing useful work for G independent M x N x K products:
+    M padded to the MMA height, tiles of tile_m x tile_n spread in waves over n_cores. A skinny
+    product (M <= mma_m: decode GEMVs) with fewer tiles than cores splits K (split-K GEMV
+    kernels, chunks of at least tile_n) to occupy idle cores; wider ones do not (validated
+    against TensorRT-LLM time-to-first-token, docs/validation.md)."""
     mma = a[A_MMA_M]
+    cores = a[A_N_CORES]
     m_pad = _ceil(M / mma) * mma
     tm = min(a[A_TILE_M], m_pad)
     tn = a[A_TILE_N]
-    tiles = max(_ceil(G * _ceil(M / tm) * _ceil(N / tn) * tfrac), 1.0)
-    waves = _ceil(tiles / a[A_N_CORES])
-    return (M * N * G * tfrac) / (waves * a[A_N_CORES] * tm * tn), tm, tn
+    tiles0 = max(G * _ceil(M / tm) * _ceil(N / tn) * tfrac, 1.0)
+    split = 1.0
+    if M <= mma:
+        split = max(1.0, min(math.floor(cores / tiles0), math.floor(K / tn)))
+    tiles = _ceil(tiles0 * split)
+    waves = _ceil(tiles / cores)
+    return (M * N * G * tfrac * split) / (waves * cores * tm * tn), tm, tn
 
 
 @njit(cache=True, inline="always")   # inlined into cost_ops: ~1.5x faster sweeps
@@ -76,7 +84,7 @@ def gpu_cost(ops, i, a, tp, terms):
     if kind == K_GEMM or kind == K_LMHEAD or kind == K_SCORE or kind == K_CONTEXT:
         M = ops[i, O_M]
         N = ops[i, O_N]
-        eff, tm, tn = shape_efficiency(a, M, N, ops[i, O_G], ops[i, O_TFRAC])
+        eff, tm, tn = shape_efficiency(a, M, N, ops[i, O_K], ops[i, O_G], ops[i, O_TFRAC])
         peak = matrix_peak(a, dt)
         if flops > 0:
             t_c = flops / (peak * a[A_EFF_COMPUTE] * eff)
