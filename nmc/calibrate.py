@@ -54,7 +54,8 @@ def calibrate(arch, rows, params=DEFAULT_PARAMS) -> dict:
     for p in params:
         if p not in BY_NAME:
             raise ConfigError(f"calibrate: unknown parameter {p!r}")
-    rows = [dict(r, arch=arch.name) for r in rows]
+    # rows for this architecture (an empty arch column means "the one being calibrated")
+    rows = [dict(r, arch=arch.name) for r in rows if r.get("arch") in (None, "", arch.name)]
     use, skipped = _usable(arch, rows)
     if len(use) < len(params):
         raise ConfigError(f"calibrate: {len(use)} usable rows for {len(params)} parameters "

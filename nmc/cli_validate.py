@@ -60,8 +60,10 @@ def cmd_calibrate(args) -> int:
         from .calibrate import _residuals, _usable
         import math
         import statistics
-        ev = [dict(r, arch=res["arch"].name) for r in measurements.load([args.data])
-              if r["split"] == args.eval_split]
+        name = res["arch"].name
+        ev = [dict(r, arch=name) for r in measurements.load([args.data])
+              if r["split"] == args.eval_split and r.get("arch") in (None, "", name)
+              and (not args.group or r["group"] in args.group.split(","))]
         use, _ = _usable(res["arch"], ev)
         if use:
             before = _residuals(res["arch"], use, res["params"], res["x0"])

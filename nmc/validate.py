@@ -160,7 +160,11 @@ def scatter(done: list[dict], path) -> list[Path]:
     import numpy as np
     groups = sorted({r["group"] for r in done})
     metrics = sorted({r["metric"] for r in done})
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.4), squeeze=False)
+    cols = min(3, len(metrics))
+    rows_n = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 4.2 * rows_n), squeeze=False)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
     colors = dict(zip(groups, plt.cm.tab10.colors))
     for ax, metric in zip(axes.flat, metrics):
         rs = [r for r in done if r["metric"] == metric]
@@ -168,7 +172,7 @@ def scatter(done: list[dict], path) -> list[Path]:
         hi = max(max(r["measured"], r["predicted"]) for r in rs) * 1.5
         x = np.array([lo, hi])
         ax.plot(x, x, "k-", lw=1)
-        for f, ls in ((0.10, "--"), (0.25, ":")):
+        for f in (0.10, 0.25):
             ax.fill_between(x, x * (1 - f), x * (1 + f), color="0.5", alpha=0.12 if f < 0.2 else 0.07,
                             label=f"±{f:.0%}")
         for g in groups:
@@ -182,7 +186,8 @@ def scatter(done: list[dict], path) -> list[Path]:
         ax.set_ylim(lo, hi)
         ax.set_xlabel(f"measured {metric}")
         ax.set_ylabel(f"predicted {metric}")
-        ax.set_title(metric)
+        ax.set_title(metric, fontsize=10)
+        ax.tick_params(labelsize=7)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("nmc predictions vs published measurements")
@@ -191,6 +196,6 @@ def scatter(done: list[dict], path) -> list[Path]:
     p.parent.mkdir(parents=True, exist_ok=True)
     outs = [p.with_suffix(".png"), p.with_suffix(".svg")]
     for o in outs:
-        fig.savefig(o, dpi=130, bbox_inches="tight")
+        fig.savefig(o, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return outs
