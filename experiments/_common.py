@@ -34,7 +34,7 @@ def _cell(v):
     if isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
             return "" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        return f"{v:.6g}"
+        return f"{v:.10g}"
     return v
 
 

@@ -24,7 +24,6 @@ Training (aimc_training.csv, aimc_training.png), nmc.aimc.aimc_training_step:
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -32,6 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
 from nmc.aimc import aimc_training_step
 from nmc.engine.layout import AIMC_BOUND_NAMES
@@ -154,15 +154,6 @@ def training_rows(quick: bool) -> list[dict]:
                              "chips_needed": d["chips_needed"]})
     return rows
 
-
-def write_csv(rows, path):
-    cols = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with open(path, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=cols)
-        wr.writeheader()
-        wr.writerows(rows)
 
 
 def inference_chart(rows, path, models):
@@ -313,10 +304,10 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = inference_rows(args.quick)
-    write_csv(rows, out / "aimc_limits.csv")
+    C.write_csv(rows, out / "aimc_limits.csv")
     inference_chart(rows, out / "aimc_limits.png", MODELS[:2] if args.quick else MODELS)
     trows = training_rows(args.quick)
-    write_csv(trows, out / "aimc_training.csv")
+    C.write_csv(trows, out / "aimc_training.csv")
     training_chart(trows, out / "aimc_training.png")
     print(f"wrote {out}/aimc_limits.csv, aimc_limits.png/.svg, aimc_training.csv, aimc_training.png/.svg")
     for r in rows:

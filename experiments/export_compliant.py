@@ -21,10 +21,10 @@ results/export_compliant).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
+import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
 from nmc import policy
 from nmc.errors import NmcError
@@ -144,15 +144,6 @@ def frontier_rows(quick: bool) -> tuple[list[dict], list[dict]]:
     return rows, devs
 
 
-def write_csv(rows, path):
-    cols = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
-
 
 def chart(perf, pol, front, devs, path):
     import matplotlib
@@ -260,9 +251,9 @@ def run(quick: bool, out: Path) -> dict:
     perf = serving_rows(quick) + training_rows(quick)
     pol = policy_rows()
     front, devs = frontier_rows(quick)
-    write_csv(perf, out / "export_compliant.csv")
-    write_csv(pol, out / "export_policy.csv")
-    write_csv(front + devs, out / "export_cap_frontier.csv")
+    C.write_csv(perf, out / "export_compliant.csv")
+    C.write_csv(pol, out / "export_policy.csv")
+    C.write_csv(front + devs, out / "export_cap_frontier.csv")
     chart(perf, pol, front, devs, out / "export_compliant.png")
     # headline
     print(f"{'workload':34s} " + " ".join(f"{d:>12s}" for d in DEVICES))

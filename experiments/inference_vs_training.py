@@ -28,10 +28,10 @@ results/inference_vs_training).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
+import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
 from nmc.aimc import aimc_training_step
 
@@ -128,7 +128,7 @@ def run(args) -> list[dict]:
                     row[f"users_crossover_device_h_{h}d"] = gh / (per_user_day_dh * h)
                     row[f"users_crossover_energy_{h}d"] = row["train_mwh"] / (per_user_day_mwh * h)
                 rows.append(row)
-    write_csv(rows, out / "inference_vs_training.csv")
+    C.write_csv(rows, out / "inference_vs_training.csv")
     chart(rows, out / "inference_vs_training.png", args)
     print(f"assumptions: {args.requests} requests/user/day, {args.prompt}-token prompt, "
           f"{args.response}-token response, GPU batch {args.batch}")
@@ -144,15 +144,6 @@ def run(args) -> list[dict]:
     print(f"wrote {out}/inference_vs_training.csv, inference_vs_training.png/.svg")
     return rows
 
-
-def write_csv(rows, path):
-    cols = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
 
 
 def chart(rows, path, args):

@@ -17,10 +17,10 @@ results/train_compare).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
+import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
 from nmc.errors import NmcError
 from nmc.training import search, train
@@ -101,12 +101,12 @@ def run(quick: bool, out: Path, arch_names=None) -> list[dict]:
                     row.update({f"share_{k}": v for k, v in grouped_shares(d["time_shares"]).items()})
                 rows.append(row)
                 print(_line(row), flush=True)
-                _write_csv(rows, csv_path)
+                C.write_csv(rows, csv_path)
     h100 = {(r["model"], r["case"]): r.get("days") for r in rows if r["arch"] == ref.name}
     for r in rows:
         ref = h100.get((r["model"], r["case"]))
         r["vs_h100"] = r["days"] / ref if r.get("days") and ref else None
-    _write_csv(rows, csv_path)
+    C.write_csv(rows, csv_path)
     chart(rows, out / "train_compare.png")
     print(f"wrote {csv_path} and {out / 'train_compare.png'}")
     return rows
@@ -119,15 +119,6 @@ def _line(r):
             f"pp{r['pp']} dp{r['dp']} mb{r['micro_batch']} {r['recompute']:9s} z{r['zero']}  "
             f"{r['days']:7.1f} days  MFU {r['mfu']:.1%}  {r['bottleneck']}")
 
-
-def _write_csv(rows, path):
-    cols = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
 
 
 def chart(rows, path):

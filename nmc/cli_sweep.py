@@ -16,7 +16,9 @@ def _client(address: str | None):
     except ImportError:
         raise NmcError("--scheduler needs Dask: pip install 'nmc[dask]'") from None
     if address == "local":
-        return Client(LocalCluster(processes=True, threads_per_worker=1))
+        # one worker process per core, each kernel on one numba thread
+        return Client(LocalCluster(processes=True, threads_per_worker=1,
+                                   env={"NUMBA_NUM_THREADS": "1"}))
     return Client(address)
 
 
@@ -97,13 +99,18 @@ def cmd_plot(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .cli import _overrides
+    from .cli import _ints, _scenario_kw
     from .sweep import search
+    from .workload.scenario import Scenario
+    batch = _ints(args.batch, "batch")
+    if len(batch) != 1:
+        raise NmcError("search takes one --batch")
+    kw = _scenario_kw(args, batch[0])           # scenario fields + --set overrides
+    fields = set(Scenario.__dataclass_fields__)
+    scen = {k: v for k, v in kw.items() if k in fields}
+    arch_set = {k: v for k, v in kw.items() if k not in fields}
     r = search(args.model, args.arch, args.param, args.target, metric=args.metric,
-               lo=args.lo, hi=args.hi, arch_set=_overrides(args.set) or None,
-               phase=args.phase, batch=int(args.batch), prompt=args.prompt, context=args.context,
-               generate=args.generate, tp=args.tp, weights=args.weights,
-               activations=args.activations, kv=args.kv)
+               lo=args.lo, hi=args.hi, arch_set=arch_set or None, **scen)
     if args.format == "json":
         print(json.dumps(r.to_dict(), indent=1))
     else:

@@ -559,7 +559,7 @@ def chunk_columns(plan_dims: list[Dim], res: np.ndarray, lo: int, hi: int) -> di
 
 
 def _dask_chunk(payload, lo, hi):
-    """Dask task: one chunk's columns (dims rebuilt on the worker are not needed: sizes only)."""
+    """Dask task: kernel results of points lo..hi-1 (the client builds the columns)."""
     return eval_range(payload, lo, hi)
 
 

@@ -41,6 +41,7 @@ from .engine.train import (
     TR_FIELDS,
     train_grid,
 )
+from .api import _json_default
 from .errors import ScenarioError
 from .vectors import model_vector
 from .workload.model import ModelSpec, load_model
@@ -289,12 +290,6 @@ class TrainReport:
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), default=_json_default, **kw)
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    raise TypeError(type(o))
 
 
 def _evaluate(mv, cfgs: np.ndarray, av) -> np.ndarray:

@@ -1,7 +1,6 @@
 """Model configs -> parameter counts and operator tables, checked against hand-derived values."""
 import json
 
-import numpy as np
 import pytest
 
 import nmc

@@ -189,16 +189,19 @@ def pareto_mask(xv: np.ndarray, yv: np.ndarray, x_max: bool = True, y_max: bool 
 
 def pareto(table, x: str, y: str, path, where: dict | None = None, annotate: int = 8,
            title: str | None = None) -> list[Path]:
-    """All points of the sweep in (x, y), the Pareto-optimal ones joined and labelled with their
-    parameter values. Throughput-like metrics are maximised, latency/energy minimised."""
+    """All points of the sweep in (x, y), the Pareto-optimal ones among those that fit in memory
+    joined and labelled with their parameter values. Throughput-like metrics are maximised,
+    latency/energy minimised."""
     _need(table, x, y)
     sub = table
     xv = np.asarray(sub.columns[x], dtype=float)
     yv = np.asarray(sub.columns[y], dtype=float)
-    m = pareto_mask(xv, yv, x not in LOWER_IS_BETTER, y not in LOWER_IS_BETTER)
-    fig, ax = plt.subplots(figsize=(7, 5))
     fits = sub.columns.get("fits")
     fit = np.ones(len(sub), dtype=bool) if fits is None else fits > 0.5
+    # the front of the feasible designs: points that do not fit in memory are drawn, not ranked
+    m = np.zeros(len(sub), dtype=bool)
+    m[fit] = pareto_mask(xv[fit], yv[fit], x not in LOWER_IS_BETTER, y not in LOWER_IS_BETTER)
+    fig, ax = plt.subplots(figsize=(7, 5))
     ax.scatter(xv[fit], yv[fit], s=6, c="0.7", label="design points")
     if (~fit).any():
         ax.scatter(xv[~fit], yv[~fit], s=6, c="0.9", marker="x", label="does not fit")
@@ -216,6 +219,6 @@ def pareto(table, x: str, y: str, path, where: dict | None = None, annotate: int
     ax.set_ylabel(y)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    ax.set_title(title or f"Pareto front: {x} vs {y} ({int(m.sum())} of {len(sub)} points)",
-                 fontsize=9)
+    ax.set_title(title or f"Pareto front: {x} vs {y} ({int(m.sum())} of {int(fit.sum())} "
+                          f"points that fit; {len(sub)} in all)", fontsize=9)
     return _save(fig, path)
