@@ -11,7 +11,7 @@ COLUMNS = ("id", "group", "system", "arch", "devices", "model", "weights", "acti
            "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp", "framework",
            "metric", "value", "unit", "kind", "split", "source", "notes")
 REQUIRED = ("id", "group", "metric", "value", "kind", "split", "source")
-GROUPS = ("gpu-decode", "gpu-prefill", "gpu-serving", "training", "pim", "aimc")
+GROUPS = ("gpu-decode", "gpu-prefill", "gpu-serving", "training", "pim", "aimc", "gpu-kernel")
 KINDS = ("measured", "vendor-published", "measured-here")
 SPLITS = ("calibration", "evaluation")
 INT_COLS = ("devices", "batch", "prompt", "context", "output", "tp", "pp", "dp")

@@ -16,7 +16,8 @@ from .errors import NmcError
 
 PREDICTORS: dict = {}
 # modules that register predictors for the other groups when they are importable
-OPTIONAL_PREDICTORS = ("nmc.train_validation", "nmc.pim_validation", "nmc.aimc_validation")
+OPTIONAL_PREDICTORS = ("nmc.train_validation", "nmc.pim_validation", "nmc.aimc_validation",
+                       "nmc.kernel_validation")
 
 
 class Skip(Exception):
