@@ -1,9 +1,15 @@
-"""nmc.kernel_cost: one GEMM / one decode attention costed by the engine's host cost."""
+"""nmc.kernel_cost (one GEMM / one decode attention costed by the engine's host cost), the
+gpu-kernel validation group, and experiments/measure/measure_gpu.py on CPU."""
+import csv
+
 import pytest
 
 import nmc
+from nmc import measurements, validate
 from nmc.errors import ConfigError, ScenarioError
 from nmc.kernel_cost import attention_decode_time, gemm_time
+from nmc.kernel_validation import parse_shape, predict_kernel
+from nmc.validate import Skip
 
 # toy-arch: 1 core, 1x1 tiles, mma_m 1, 1 TB/s, 100 TFLOPS bf16, 200 fp8, 10 fp32, 1 us launch,
 # efficiencies 1, no SRAM level
@@ -95,3 +101,112 @@ def test_bad_input(toy_arch):
         attention_decode_time(toy_arch, 1, 32, 6, 128, 128)
     with pytest.raises(ConfigError, match="aimc"):
         gemm_time("neurram", 1, 10, 10)
+
+
+# ---- the gpu-kernel validation group ----------------------------------------------------------
+
+
+def _row(**kw):
+    r = {"id": "k1", "group": "gpu-kernel", "system": "toy", "arch": None, "devices": 1,
+         "model": "gemm", "weights": "bf16", "activations": "bf16", "kv": "", "phase": "kernel",
+         "batch": 1, "context": None, "metric": "latency_ms", "value": 1.0,
+         "notes": "N=1000,K=1000; free text, with = and , in it", "where": "test.csv:2"}
+    r.update(kw)
+    return r
+
+
+def test_parse_shape():
+    assert parse_shape("N=4096,K=14336; x", ("N", "K")) == {"N": 4096, "K": 14336}
+    assert parse_shape(" heads=32, kv_heads=8 ,head_dim=128", ("heads", "kv_heads", "head_dim")) == \
+        {"heads": 32, "kv_heads": 8, "head_dim": 128}
+    for bad, msg in (("", "must start with"), ("N=4096", "lacks K"), ("N=1,K=2,M=3", "bad or repeated"),
+                     ("N=1,N=2,K=3", "bad or repeated"), ("N=1.5,K=2", "not an integer"),
+                     ("N=0,K=2", ">= 1"), ("N 1,K=2", "bad or repeated")):
+        with pytest.raises(ConfigError, match=msg):
+            parse_shape(bad, ("N", "K"), where="f.csv:3")
+
+
+def test_predict_kernel_rows(toy_arch):
+    assert predict_kernel(_row(arch=toy_arch)) == pytest.approx(3.004e-3)
+    assert predict_kernel(_row(arch=toy_arch, batch=1000, metric="tflops")) == \
+        pytest.approx(2e9 / 21e-6 / 1e12)
+    att = _row(arch=toy_arch, model="attention-decode", batch=1, context=1024, weights="",
+               kv="bf16", notes="heads=32,kv_heads=8,head_dim=128")
+    expect = attention_decode_time(toy_arch, 1, 32, 8, 128, 1024).time_s * 1e3
+    assert predict_kernel(att) == pytest.approx(expect)
+    with pytest.raises(Skip, match="no preset"):
+        predict_kernel(_row())
+    with pytest.raises(Skip, match="kernel 'conv'"):
+        predict_kernel(_row(arch=toy_arch, model="conv"))
+    with pytest.raises(Skip, match="metric"):
+        predict_kernel(_row(arch=toy_arch, metric="tokens_per_s"))
+    with pytest.raises(ConfigError, match="test.csv:2.*lacks K"):
+        predict_kernel(_row(arch=toy_arch, notes="N=1000"))
+    with pytest.raises(ConfigError, match="'context' must be an integer"):
+        predict_kernel(dict(att, context=None))
+
+
+def test_kernel_rows_load_and_validate(tmp_path, toy_arch):
+    p = tmp_path / "k.csv"
+    with open(p, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=measurements.COLUMNS)
+        w.writeheader()
+        base = {"group": "gpu-kernel", "system": "toy", "arch": toy_arch, "devices": 1,
+                "phase": "kernel", "kind": "measured-here", "split": "evaluation", "source": "test",
+                "activations": "bf16", "unit": "ms per call", "metric": "latency_ms"}
+        w.writerow({**base, "id": "g", "model": "gemm", "weights": "bf16", "batch": 1,
+                    "value": 3.004e-3, "notes": "N=1000,K=1000"})
+        w.writerow({**base, "id": "a", "model": "attention-decode", "kv": "bf16", "batch": 1,
+                    "context": 1024, "value": 0.01, "notes": "heads=32,kv_heads=8,head_dim=128"})
+    res = validate.run(measurements.load([p]))
+    assert not res["skipped"]
+    by = {r["id"]: r for r in res["rows"]}
+    assert by["g"]["ape"] == pytest.approx(0.0, abs=1e-9)
+    assert by["a"]["predicted"] == pytest.approx(5.231168e-3)
+    assert res["groups"]["gpu-kernel"]["n"] == 2
+
+
+def test_measure_script_cpu_smoke(tmp_path, toy_arch):
+    """experiments/measure/measure_gpu.py on CPU (attention only, tiny): the CSV loads and every
+    row is predicted. Skipped where torch is not installed."""
+    pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "experiments" / "measure" / "measure_gpu.py"
+    spec = importlib.util.spec_from_file_location("measure_gpu", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.ATT_BATCH = (1,)
+    assert mod.main(["--device", "cpu", "--quick", "--only", "attention", "--repeats", "1",
+                     "--arch", toy_arch, "--out", str(tmp_path)]) == 0
+    out = list(tmp_path.glob("measured_*.csv"))
+    assert len(out) == 1
+    rows = measurements.load(out)
+    assert [r["context"] for r in rows] == [512, 4096]
+    assert all(r["kind"] == "measured-here" and r["group"] == "gpu-kernel" for r in rows)
+    res = validate.run(rows)
+    assert not res["skipped"] and len(res["rows"]) == 2
+
+
+def test_calibrate_recovers_kernel_parameters():
+    """Synthetic gpu-kernel rows made by the model with known efficiencies: calibration on them
+    recovers eff_compute, eff_mem and kernel_overhead."""
+    from nmc.arch.loader import load_arch
+    from nmc.calibrate import calibrate
+    true = load_arch("h100-sxm").with_(eff_compute=0.6, eff_mem=0.7, kernel_overhead="6 us")
+    rows = []
+    for M in (1, 16, 256, 4096):
+        for N, K in ((4096, 4096), (14336, 4096)):
+            t = gemm_time(true, M, N, K).time_s
+            rows.append(_row(id=f"g{M}-{N}", arch="h100-sxm", batch=M, value=t * 1e3,
+                             notes=f"N={N},K={K}"))
+    for L in (512, 8192):
+        t = attention_decode_time(true, 8, 32, 8, 128, L).time_s
+        rows.append(_row(id=f"a{L}", arch="h100-sxm", model="attention-decode", batch=8,
+                         context=L, value=t * 1e3, notes="heads=32,kv_heads=8,head_dim=128"))
+    res = calibrate("h100-sxm", rows, ("eff_compute", "eff_mem", "kernel_overhead"))
+    fit = dict(zip(res["params"], res["x"]))
+    assert fit["eff_compute"] == pytest.approx(0.6, rel=1e-3)
+    assert fit["eff_mem"] == pytest.approx(0.7, rel=1e-3)
+    assert fit["kernel_overhead"] == pytest.approx(6e-6, rel=1e-3)
+    assert res["median_ape_after"] < 1e-3
