@@ -246,20 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_EXTRA: list = []   # other modules append functions (subparsers) -> None
-from . import train_cli  # noqa: E402,F401  (registers `nmc train`)
-from . import cli_sweep as _cli_sweep  # noqa: E402  (nmc sweep | plot | search | bench)
-_EXTRA.append(_cli_sweep.register)
+_EXTRA: list = []   # register(subparsers) functions of the other subcommands, in help order
 
 
 def _register_extras() -> None:
+    # modules marked "self" append their register function to _EXTRA when imported
+    from . import train_cli  # noqa: F401  (self: `nmc train`)
+    from . import cli_sweep
+    _EXTRA.append(cli_sweep.register)        # `nmc sweep | plot | search | bench`
     from . import cli_validate
-    _EXTRA.append(cli_validate.register)
+    _EXTRA.append(cli_validate.register)     # `nmc validate | calibrate`
     from . import aimc
     _EXTRA.append(aimc.register)             # `nmc aimc chip|train`
-    from . import pim_analysis  # noqa: F401  (registers `nmc pim`)
-    from . import cli_policy  # noqa: F401  (registers `nmc policy`)
-    from . import report  # noqa: F401  (registers `nmc report`)
+    from . import pim_analysis  # noqa: F401  (self: `nmc pim`)
+    from . import cli_policy  # noqa: F401  (self: `nmc policy`)
+    from . import report  # noqa: F401  (self: `nmc report`)
 
 
 _register_extras()
