@@ -112,3 +112,13 @@ def fmt(x: float, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     return f"{x:.{digits}g}"
+
+
+def main(name: str, doc: str, run, argv=None) -> int:
+    """The command line of a one-figure experiment: parse --quick/--out/--docs, call
+    run(quick, out) -> headline dict with "figures", copy the first figure to docs/ on --docs."""
+    args = parse_args(name, doc, argv)
+    h = run(args.quick, args.out)
+    if args.docs:
+        say("docs: " + str(to_docs(h["figures"][0], name)))
+    return 0

@@ -267,11 +267,7 @@ def run(quick: bool, out: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    args = C.parse_args(NAME, __doc__, argv)
-    h = run(args.quick, args.out)
-    if args.docs:
-        C.say("docs: " + str(C.to_docs(h["figures"][0], NAME)))
-    return 0
+    return C.main(NAME, __doc__, run, argv)
 
 
 if __name__ == "__main__":

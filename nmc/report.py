@@ -43,6 +43,11 @@ def _rel(p: Path, root: Path) -> str:
     return str(Path(p).resolve().relative_to(root.resolve()))
 
 
+def _images(h: dict, alt: str, out: Path) -> list[str]:
+    """Markdown image lines for the PNG figures of one experiment's headline."""
+    return [f"![{alt}]({_rel(f, out)})" for f in h["figures"] if str(f).endswith(".png")]
+
+
 def run_all(out: Path, quick: bool) -> dict:
     """Run the four experiments into out/<name>/; returns {name: (headline dict, log lines, s)}."""
     common = _load("_common")
@@ -93,9 +98,7 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
       "decode; AIMC removes weight traffic entirely, which leaves its digital unit reading the KV "
       "cache as the limit (`bound: digital`).")
     a("")
-    for f in h["figures"]:
-        if str(f).endswith(".png"):
-            a(f"![roofline]({_rel(f, out)})")
+    L.extend(_images(h, "roofline", out))
     a("")
     # 2
     h, log, _ = res["decode_crossover"]
@@ -119,9 +122,7 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
       + "; least energy per token: " + ", ".join(f"{k} in {v} cells" for k, v in h["energy_winner"].items())
       + ". At long context the KV cache takes over the step and caps the batch that fits.")
     a("")
-    for f in h["figures"]:
-        if str(f).endswith(".png"):
-            a(f"![decode crossover]({_rel(f, out)})")
+    L.extend(_images(h, "decode crossover", out))
     a("")
     # 3
     h, log, _ = res["walls"]
@@ -135,9 +136,7 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
       "batch > 1, compute take over; a PIM system's internal bandwidth gain is capped by its row "
       "activations (tRCD + tRP) and its per-kernel overhead.")
     a("")
-    for f in h["figures"]:
-        if str(f).endswith(".png"):
-            a(f"![walls]({_rel(f, out)})")
+    L.extend(_images(h, "walls", out))
     a("")
     # 5
     h, log, _ = res["device_edge"]
@@ -154,9 +153,7 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
       "The AIMC package holds about 3 G weights in its tiles: models beyond that re-program "
       "tiles every token and fall off a cliff.")
     a("")
-    for f in h["figures"]:
-        if str(f).endswith(".png"):
-            a(f"![device and edge]({_rel(f, out)})")
+    L.extend(_images(h, "device and edge", out))
     a("")
     a("## What these numbers are not")
     a("")
