@@ -273,7 +273,14 @@ def test_h100_host_only_equals_h100_sxm():
     for b in (1, 64):
         g = nmc.analyze("llama-2-70b", "h100-sxm", batch=b, context=4096)
         p = nmc.analyze("llama-2-70b", "h100+hbm3-pim", batch=b, context=4096, mapping="host-only")
-        assert p.results == g.results
+        # same equations; the GPU-only path sums them in structure x rate order (kernels.cost_host),
+        # the PIM system's host-only mapping row by row, so equal to rounding
+        assert p.results.keys() == g.results.keys()
+        for key, v in g.results.items():
+            if isinstance(v, float):
+                assert p.results[key] == pytest.approx(v, rel=1e-12, nan_ok=True), key
+            else:
+                assert p.results[key] == v, key
 
 
 @needs_h100

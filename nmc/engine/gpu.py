@@ -5,12 +5,12 @@ import numpy as np
 from numba import njit
 
 from .layout import (
-    A_E_BF16, A_E_FP32, A_E_FP8, A_E_LINK, A_E_MEM, A_E_SRAM, A_EFF_COMPUTE, A_EFF_LINK,
-    A_EFF_MEM, A_EFF_SRAM, A_KERNEL_OVH, A_LINK_BW, A_LINK_LAT, A_MEM_BW, A_MMA_M, A_N_CORES,
-    A_PEAK_BF16, A_PEAK_FP16, A_PEAK_FP32, A_PEAK_FP8, A_PEAK_INT4, A_PEAK_INT8, A_SRAM_BW,
-    A_TILE_M, A_TILE_N, K_COMM, K_CONTEXT, K_GEMM, K_LMHEAD, K_SCORE, O_AIN, O_AOUT, O_COMM,
-    O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_TFRAC, O_W,
-    T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_LAT, T_MEM, T_PEAK, T_SRAM,
+    A_E_BF16, A_E_FP8, A_E_FP32, A_E_LINK, A_E_MEM, A_E_SRAM, A_EFF_COMPUTE, A_EFF_LINK, A_EFF_MEM,
+    A_EFF_SRAM, A_KERNEL_OVH, A_LINK_BW, A_LINK_LAT, A_MEM_BW, A_MEM_CAP, A_MEM_USABLE, A_MMA_M,
+    A_N_CORES, A_P_STATIC, A_PEAK_BF16, A_PEAK_FP8, A_PEAK_FP16, A_PEAK_FP32, A_PEAK_INT4,
+    A_PEAK_INT8, A_SRAM_BW, A_TILE_M, A_TILE_N, K_COMM, K_CONTEXT, K_GEMM, K_LMHEAD, K_SCORE, O_AIN,
+    O_AOUT, O_COMM, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS, O_KIND, O_KVRD, O_KVWR, O_M, O_N,
+    O_TFRAC, O_W, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_LAT, T_MEM, T_PEAK, T_SRAM,
 )
 
 
@@ -70,54 +70,106 @@ def shape_efficiency(a, M, N, K, G, tfrac):
     return (M * N * G * tfrac * split) / (waves * cores * tm * tn), tm, tn
 
 
-@njit(cache=True, inline="always")   # inlined into cost_ops: ~1.5x faster sweeps
-def gpu_cost(ops, i, a, tp, terms):
-    """Fill terms[i] for op row i on the host: compute, memory, latency and comm time per
-    instance, DRAM/SRAM bytes and energy."""
+# Two stages (docs/sweep.md, "Two stages per operator"): gpu_shape holds everything that depends
+# on the operator row and on the arch's *structure* (tile, MMA and core counts: padding, waves,
+# split-K, on-chip re-reads); gpu_time turns it into time and energy with the arch's *rates*
+# (peaks, bandwidths, efficiencies, latencies, energies) by multiplications only. gpu_cost is
+# the two in sequence; the sweep kernel keeps gpu_shape's results while only rates move.
+# Arch parameters gpu_shape (and ops.footprint) never read: moving one of them keeps the shapes.
+RATE_PARAMS = (A_PEAK_FP32, A_PEAK_BF16, A_PEAK_FP16, A_PEAK_FP8, A_PEAK_INT8, A_PEAK_INT4,
+               A_MEM_BW, A_SRAM_BW, A_LINK_BW, A_LINK_LAT, A_EFF_COMPUTE, A_EFF_MEM, A_EFF_SRAM,
+               A_EFF_LINK, A_KERNEL_OVH, A_E_FP32, A_E_BF16, A_E_FP8, A_E_MEM, A_E_SRAM,
+               A_E_LINK, A_P_STATIC, A_MEM_CAP, A_MEM_USABLE)
+
+# gpu_rates tuple: inverse effective peak per compute class 0..5 (fp32 bf16 fp16 fp8 int8 int4),
+# energy per FLOP per class, then the scalars below
+RT_MEM, RT_SRAM, RT_HAS_SRAM, RT_LINK, RT_LINK_LAT, RT_OVH, RT_E_MEM, RT_E_SRAM, RT_E_LINK = range(12, 21)
+
+
+@njit(cache=True, inline="always")
+def gpu_rates(a):
+    """Per-arch reciprocals (one division each) so that gpu_time multiplies only."""
+    effc = a[A_EFF_COMPUTE]
+    sram_bw = a[A_SRAM_BW]
+    link_bw = a[A_LINK_BW]
+    return (1.0 / (matrix_peak(a, 0) * effc), 1.0 / (matrix_peak(a, 1) * effc),
+            1.0 / (matrix_peak(a, 2) * effc), 1.0 / (matrix_peak(a, 3) * effc),
+            1.0 / (matrix_peak(a, 4) * effc), 1.0 / (matrix_peak(a, 5) * effc),
+            energy_per_flop(a, 0), energy_per_flop(a, 1), energy_per_flop(a, 2),
+            energy_per_flop(a, 3), energy_per_flop(a, 4), energy_per_flop(a, 5),
+            1.0 / (a[A_MEM_BW] * a[A_EFF_MEM]),
+            1.0 / (sram_bw * a[A_EFF_SRAM]) if sram_bw > 0 else 0.0,
+            1.0 if sram_bw > 0 else 0.0,
+            1.0 / (link_bw * a[A_EFF_LINK]) if link_bw > 0 else math.inf,
+            a[A_LINK_LAT], a[A_KERNEL_OVH], a[A_E_MEM], a[A_E_SRAM], a[A_E_LINK])
+
+
+@njit(cache=True, inline="always")
+def gpu_shape(ops, i, a, tp):
+    """Structure stage of op row i: (compute class, FLOPs at full shape efficiency `work`,
+    FLOPs, energy class, DRAM bytes, on-chip bytes, kernels, link bytes, latency steps,
+    is-collective). Reads the arch's tile_m, tile_n, mma_m and n_cores only."""
     kind = int(ops[i, O_KIND])
     flops = ops[i, O_FLOPS]
-    dt = int(ops[i, O_DTYPE])
+    dt = ops[i, O_DTYPE]
     dram = ops[i, O_W] + ops[i, O_AIN] + ops[i, O_AOUT] + ops[i, O_KVRD] + ops[i, O_KVWR]
     sram = dram
-    t_c = 0.0
-    peak = a[A_PEAK_FP32]
+    cls = 0.0                   # vector ops run on the FP32 units
+    work = flops if flops > 0 else 0.0
     if kind == K_GEMM or kind == K_LMHEAD or kind == K_SCORE or kind == K_CONTEXT:
         M = ops[i, O_M]
         N = ops[i, O_N]
         eff, tm, tn = shape_efficiency(a, M, N, ops[i, O_K], ops[i, O_G], ops[i, O_TFRAC])
-        peak = matrix_peak(a, dt)
-        if flops > 0:
-            t_c = flops / (peak * a[A_EFF_COMPUTE] * eff)
+        cls = dt
+        work = flops / eff if flops > 0 else 0.0
         if kind == K_GEMM or kind == K_LMHEAD:
             # on-chip traffic: A re-read per column of tiles, B per row of tiles
             sram = (ops[i, O_AIN] * _ceil(N / tn) + ops[i, O_W] * _ceil(M / tm)
                     + ops[i, O_AOUT])
-    elif flops > 0:
-        t_c = flops / (peak * a[A_EFF_COMPUTE])
-    t_m = dram / (a[A_MEM_BW] * a[A_EFF_MEM])
-    if a[A_SRAM_BW] > 0:
-        t_m = max(t_m, sram / (a[A_SRAM_BW] * a[A_EFF_SRAM]))
-    else:
-        sram = 0.0
-    t_l = ops[i, O_KERNELS] * a[A_KERNEL_OVH]
-    t_x = 0.0
-    link_bytes = 0.0
+    link = 0.0
+    steps = 0.0
+    comm = 0.0
     if kind == K_COMM and tp > 1.0:
         # ring all-reduce: 2(p-1)/p of the buffer crosses each link, 2(p-1) latency steps
-        link_bytes = 2.0 * (tp - 1.0) / tp * ops[i, O_COMM]
-        if a[A_LINK_BW] > 0:
-            t_x = link_bytes / (a[A_LINK_BW] * a[A_EFF_LINK]) + 2.0 * (tp - 1.0) * a[A_LINK_LAT]
-        else:
-            t_x = math.inf
+        link = 2.0 * (tp - 1.0) / tp * ops[i, O_COMM]
+        steps = 2.0 * (tp - 1.0)
+        comm = 1.0
         dram = 0.0
         sram = 0.0
+    return cls, work, flops, dt, dram, sram, ops[i, O_KERNELS], link, steps, comm
+
+
+@njit(cache=True, inline="always")
+def gpu_time(cls, work, flops, ecls, dram, sram, kernels, link, steps, comm, r):
+    """Rate stage: (t_compute, t_memory, t_latency, t_comm, DRAM bytes, SRAM bytes, energy) of
+    one instance from gpu_shape's values and gpu_rates' tuple r."""
+    t_c = work * r[int(cls)]
+    t_m = dram * r[RT_MEM]
+    if r[RT_HAS_SRAM] > 0:
+        t_m = max(t_m, sram * r[RT_SRAM])
+    else:
+        sram = 0.0
+    t_x = 0.0
+    if comm > 0:
         t_m = 0.0
+        t_x = link * r[RT_LINK] + steps * r[RT_LINK_LAT] if r[RT_LINK] < math.inf else math.inf
+    energy = (flops * r[6 + int(ecls)] + dram * r[RT_E_MEM] + sram * r[RT_E_SRAM]
+              + link * r[RT_E_LINK])
+    return t_c, t_m, kernels * r[RT_OVH], t_x, dram, sram, energy
+
+
+@njit(cache=True)      # not inlined: host-only passes use gpu_shape/gpu_time directly (kernels.py)
+def gpu_cost(ops, i, a, tp, terms):
+    """Fill terms[i] for op row i on the host: compute, memory, latency and comm time per
+    instance, DRAM/SRAM bytes and energy (gpu_shape then gpu_time)."""
+    cls, work, flops, ecls, dram, sram, kern, link, steps, comm = gpu_shape(ops, i, a, tp)
+    t_c, t_m, t_l, t_x, dram, sram, energy = gpu_time(cls, work, flops, ecls, dram, sram, kern,
+                                                      link, steps, comm, gpu_rates(a))
     terms[i, T_COMPUTE] = t_c
     terms[i, T_MEM] = t_m
     terms[i, T_LAT] = t_l
     terms[i, T_COMM] = t_x
     terms[i, T_DRAM] = dram
     terms[i, T_SRAM] = sram
-    terms[i, T_PEAK] = peak
-    terms[i, T_ENERGY] = (flops * energy_per_flop(a, dt) + dram * a[A_E_MEM]
-                          + sram * a[A_E_SRAM] + link_bytes * a[A_E_LINK])
+    terms[i, T_PEAK] = matrix_peak(a, int(cls))
+    terms[i, T_ENERGY] = energy
