@@ -81,23 +81,24 @@ RATE_PARAMS = (A_PEAK_FP32, A_PEAK_BF16, A_PEAK_FP16, A_PEAK_FP8, A_PEAK_INT8, A
                A_EFF_LINK, A_KERNEL_OVH, A_E_FP32, A_E_BF16, A_E_FP8, A_E_MEM, A_E_SRAM,
                A_E_LINK, A_P_STATIC, A_MEM_CAP, A_MEM_USABLE)
 
-# gpu_rates tuple: inverse effective peak per compute class 0..5 (fp32 bf16 fp16 fp8 int8 int4),
-# energy per FLOP per class, then the scalars below
-RT_MEM, RT_SRAM, RT_HAS_SRAM, RT_LINK, RT_LINK_LAT, RT_OVH, RT_E_MEM, RT_E_SRAM, RT_E_LINK = range(12, 21)
+# gpu_rates tuple (class-independent rates; static indices only: numba compiles a dynamic index
+# into a tuple as a branch per element, which made the kernel slow to compile)
+RT_MEM, RT_SRAM, RT_HAS_SRAM, RT_LINK, RT_LINK_LAT, RT_OVH, RT_E_MEM, RT_E_SRAM, RT_E_LINK = range(9)
+
+
+@njit(cache=True, inline="always")
+def class_rate(a, dt):
+    """Seconds per FLOP at full shape efficiency on compute class dt (inverse effective peak)."""
+    return 1.0 / (matrix_peak(a, dt) * a[A_EFF_COMPUTE])
 
 
 @njit(cache=True, inline="always")
 def gpu_rates(a):
-    """Per-arch reciprocals (one division each) so that gpu_time multiplies only."""
-    effc = a[A_EFF_COMPUTE]
+    """Per-arch reciprocals and energies (one division each) so that gpu_time multiplies only;
+    per-class rates come from class_rate and energy_per_flop."""
     sram_bw = a[A_SRAM_BW]
     link_bw = a[A_LINK_BW]
-    return (1.0 / (matrix_peak(a, 0) * effc), 1.0 / (matrix_peak(a, 1) * effc),
-            1.0 / (matrix_peak(a, 2) * effc), 1.0 / (matrix_peak(a, 3) * effc),
-            1.0 / (matrix_peak(a, 4) * effc), 1.0 / (matrix_peak(a, 5) * effc),
-            energy_per_flop(a, 0), energy_per_flop(a, 1), energy_per_flop(a, 2),
-            energy_per_flop(a, 3), energy_per_flop(a, 4), energy_per_flop(a, 5),
-            1.0 / (a[A_MEM_BW] * a[A_EFF_MEM]),
+    return (1.0 / (a[A_MEM_BW] * a[A_EFF_MEM]),
             1.0 / (sram_bw * a[A_EFF_SRAM]) if sram_bw > 0 else 0.0,
             1.0 if sram_bw > 0 else 0.0,
             1.0 / (link_bw * a[A_EFF_LINK]) if link_bw > 0 else math.inf,
@@ -140,10 +141,11 @@ def gpu_shape(ops, i, a, tp):
 
 
 @njit(cache=True, inline="always")
-def gpu_time(cls, work, flops, ecls, dram, sram, kernels, link, steps, comm, r):
+def gpu_time(r_c, e_c, work, flops, dram, sram, kernels, link, steps, comm, r):
     """Rate stage: (t_compute, t_memory, t_latency, t_comm, DRAM bytes, SRAM bytes, energy) of
-    one instance from gpu_shape's values and gpu_rates' tuple r."""
-    t_c = work * r[int(cls)]
+    one instance from gpu_shape's values, its class's rate r_c (class_rate) and energy per FLOP
+    e_c (energy_per_flop), and gpu_rates' tuple r."""
+    t_c = work * r_c
     t_m = dram * r[RT_MEM]
     if r[RT_HAS_SRAM] > 0:
         t_m = max(t_m, sram * r[RT_SRAM])
@@ -153,8 +155,7 @@ def gpu_time(cls, work, flops, ecls, dram, sram, kernels, link, steps, comm, r):
     if comm > 0:
         t_m = 0.0
         t_x = link * r[RT_LINK] + steps * r[RT_LINK_LAT] if r[RT_LINK] < math.inf else math.inf
-    energy = (flops * r[6 + int(ecls)] + dram * r[RT_E_MEM] + sram * r[RT_E_SRAM]
-              + link * r[RT_E_LINK])
+    energy = flops * e_c + dram * r[RT_E_MEM] + sram * r[RT_E_SRAM] + link * r[RT_E_LINK]
     return t_c, t_m, kernels * r[RT_OVH], t_x, dram, sram, energy
 
 
@@ -163,8 +164,9 @@ def gpu_cost(ops, i, a, tp, terms):
     """Fill terms[i] for op row i on the host: compute, memory, latency and comm time per
     instance, DRAM/SRAM bytes and energy (gpu_shape then gpu_time)."""
     cls, work, flops, ecls, dram, sram, kern, link, steps, comm = gpu_shape(ops, i, a, tp)
-    t_c, t_m, t_l, t_x, dram, sram, energy = gpu_time(cls, work, flops, ecls, dram, sram, kern,
-                                                      link, steps, comm, gpu_rates(a))
+    t_c, t_m, t_l, t_x, dram, sram, energy = gpu_time(
+        class_rate(a, int(cls)), energy_per_flop(a, int(ecls)), work, flops, dram, sram, kern,
+        link, steps, comm, gpu_rates(a))
     terms[i, T_COMPUTE] = t_c
     terms[i, T_MEM] = t_m
     terms[i, T_LAT] = t_l

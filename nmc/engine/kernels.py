@@ -11,11 +11,11 @@ from ..arch.schema import N_PARAMS
 from .aimc import A_AIMC_TILES, aimc_summary
 from .gpu import (
     RATE_PARAMS, RT_E_LINK, RT_E_MEM, RT_E_SRAM, RT_HAS_SRAM, RT_LINK, RT_LINK_LAT, RT_MEM, RT_OVH,
-    RT_SRAM, gpu_rates, gpu_shape, gpu_time, matrix_peak,
+    RT_SRAM, class_rate, energy_per_flop, gpu_rates, gpu_shape, gpu_time, matrix_peak,
 )
 from .layout import (
     A_MEM_CAP, A_MEM_USABLE, A_P_STATIC, BOUND_COMM, BOUND_COMPUTE, BOUND_LATENCY, BOUND_MEMORY,
-    N_OF, N_RESULTS, N_SLOTS, N_TERMS, O_COUNT, O_FLOPS, PHASE_GENERATE, PHASE_PREFILL, R_ACT_BYTES,
+    N_OF, N_RESULTS, N_SLOTS, N_TERMS, O_COUNT, O_FLOPS, PHASE_DECODE, PHASE_GENERATE, PHASE_PREFILL, R_ACT_BYTES,
     R_AIMC_TILES, R_BOUND, R_DRAM, R_ENERGY, R_ENERGY_PER_TOKEN, R_FITS, R_FLOPS, R_KV_BYTES, R_LATENCY,
     R_MAX_BATCH, R_MEM_FOOTPRINT, R_T_COMM, R_T_COMPUTE, R_T_LAT, R_T_MEM, R_TOKENS_PER_S, R_TPOT,
     R_TTFT, R_WEIGHT_BYTES, S_ADT, S_BATCH, S_CONTEXT, S_GEN, S_KVDT, S_PHASE, S_PROMPT, S_TP,
@@ -42,8 +42,8 @@ for _k in RATE_PARAMS:
  P_NW, P_ND, P_NS) = range(15)
 N_PREP = 15
 (PX_ACTIVE, PX_KERN, PX_LINK, PX_STEPS, PX_NCOMM, PX_FLOPS, PX_DRAM, PX_SRAM, PX_F0, PX_W, PX_KV,
- PX_ACT, PX_KV1, PX_ACT1) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18)   # PX_F0..+5: FLOPs
-N_PX = 19                                                         # per energy class
+ PX_ACT, PX_KV1, PX_ACT1, PX_RC, PX_EC) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18, 19, 25)
+N_PX = 31       # PX_F0..+5: FLOPs per energy class; PX_RC..+5, PX_EC..+5: class rates (cost_host)
 
 
 @njit(cache=True)
@@ -94,12 +94,15 @@ def cost_host(prep, px, a, terms, acc, keep_terms):
     and bytes are sums of n x (per-instance term), i.e. rate x (a per-pass sum of px).
     keep_terms also fills the per-operator terms (gpu_time; the API's breakdown)."""
     r = gpu_rates(a)
+    for k in range(6):          # per-class rates into px: an array, indexed by class per op
+        px[PX_RC + k] = class_rate(a, k)
+        px[PX_EC + k] = energy_per_flop(a, k)
     r_mem = r[RT_MEM]
     r_sram = r[RT_SRAM]          # 0 without an SRAM level: max(dram time, 0) = dram time
     comp = 0.0
     mem = 0.0
     for j in range(int(px[PX_ACTIVE])):
-        c = prep[P_NW, j] * r[int(prep[P_CLS, j])]
+        c = prep[P_NW, j] * px[PX_RC + int(prep[P_CLS, j])]
         m = max(prep[P_ND, j] * r_mem, prep[P_NS, j] * r_sram)
         if c >= m:
             comp += c
@@ -115,7 +118,7 @@ def cost_host(prep, px, a, terms, acc, keep_terms):
     energy = (px[PX_DRAM] * r[RT_E_MEM] + px[PX_SRAM] * r[RT_HAS_SRAM] * r[RT_E_SRAM]
               + px[PX_LINK] * r[RT_E_LINK])
     for k in range(6):
-        energy += px[PX_F0 + k] * r[6 + k]
+        energy += px[PX_F0 + k] * px[PX_EC + k]
     total = comp + mem + lat + com
     acc[ACC_COMPUTE] += comp
     acc[ACC_MEM] += mem
@@ -131,9 +134,9 @@ def cost_host(prep, px, a, terms, acc, keep_terms):
                 terms[i, k] = 0.0
         for j in range(int(px[PX_ACTIVE])):
             tc, tm, tl, tx, dram, sram, e = gpu_time(
-                prep[P_CLS, j], prep[P_WORK, j], prep[P_FLOPS, j], prep[P_ECLS, j],
-                prep[P_DRAM, j], prep[P_SRAM, j], prep[P_KERN, j], prep[P_LINK, j],
-                prep[P_STEPS, j], prep[P_COMM, j], r)
+                px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
+                prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],
+                prep[P_KERN, j], prep[P_LINK, j], prep[P_STEPS, j], prep[P_COMM, j], r)
             i = int(prep[P_ROW, j])
             terms[i, T_COMPUTE] = tc
             terms[i, T_MEM] = tm
@@ -251,37 +254,46 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
     nan = math.nan
     ttft = nan
     tpot = nan
+    n_pass = 1
+    prompt = s[S_PROMPT]
     if phase == PHASE_GENERATE:
-        q = s[S_PROMPT]
+        # prefill of the prompt yields the first new token; each decode step one more
         n_new = s[S_GEN]
-        ttft = run_pass(m, b, q, 0.0, s, a, ops, terms, acc)
-        dec = 0.0
-        # the prefill yields the first new token; each decode step yields one more
-        for i in range(1, int(n_new)):
-            dec += run_pass(m, b, 1.0, q + i - 1.0, s, a, ops, terms, acc)
-        if n_new > 1:
-            tpot = dec / (n_new - 1.0)
+        n_pass = max(int(n_new), 1)
         tokens = b * n_new
-        span = q + n_new
+        span = prompt + n_new
         rebuild = True
+    elif phase == PHASE_PREFILL:
+        tokens = b * prompt
+        span = prompt
     else:
-        if phase == PHASE_PREFILL:
-            q = s[S_PROMPT]
+        tokens = b
+        span = s[S_CONTEXT] + 1.0
+    dec = 0.0
+    q = 1.0
+    # one cost_pass call site (an inlined body is compiled once per site)
+    for i in range(n_pass):
+        if phase == PHASE_GENERATE:
+            q = prompt if i == 0 else 1.0
+            c = 0.0 if i == 0 else prompt + i - 1.0
+        elif phase == PHASE_PREFILL:
+            q = prompt
             c = 0.0
-            tokens = b * q
-            span = q
         else:
-            q = 1.0
             c = s[S_CONTEXT]
-            tokens = b
-            span = c + 1.0
         if rebuild:
             build_ops(m, b, q, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], ops)
         t_pass = cost_pass(ops, a, s, terms, acc, prep, px, rebuild or reprep, keep_terms)
-        if phase == PHASE_PREFILL:
+        if i == 0 and phase != PHASE_DECODE:
             ttft = t_pass
-        else:
+        elif phase == PHASE_DECODE:
             tpot = t_pass
+        else:
+            dec += t_pass
+    if phase == PHASE_GENERATE:
+        q = prompt
+        if n_pass > 1:
+            tpot = dec / (n_pass - 1.0)
     if rebuild:
         w, kv, act = footprint(m, b, span, q, tp, s[S_WDT], s[S_ADT], s[S_KVDT])
         _, kv1, act1 = footprint(m, 1.0, span, q, tp, s[S_WDT], s[S_ADT], s[S_KVDT])
