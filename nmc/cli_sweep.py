@@ -48,6 +48,7 @@ def cmd_sweep(args) -> int:
     try:
         man = sw.run(plan, args.output, chunk_size=args.chunk_size or spec["chunk_size"],
                      fmt=args.format or spec["format"], client=client,
+                     precision=args.precision or spec.get("precision"),
                      progress=not args.quiet, overwrite=args.overwrite)
     finally:
         if client is not None:
@@ -133,6 +134,8 @@ def register(sub) -> None:
     q.add_argument("--chunk-size", type=int, help="points per chunk file (default 524288)")
     q.add_argument("--format", choices=["parquet", "csv"], help="default: parquet if pyarrow "
                    "is installed, else csv")
+    q.add_argument("--precision", choices=["float64", "float32"], help="result columns on disk "
+                   "(default float64, exact; float32 halves size and write time)")
     q.add_argument("--threads", type=int, help="numba threads (default: all cores)")
     q.add_argument("--columns", help="result columns to write, comma separated (default: all; "
                    "swept parameters are always written), e.g. tokens_per_s,bound,fits")

@@ -48,6 +48,7 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 DEFAULT_CHUNK = 1 << 19
 SHARE_COLS = ("share_compute", "share_memory", "share_latency", "share_comm")
+_RESULT_SET = frozenset(L.RESULT_FIELDS) | frozenset(SHARE_COLS)
 TARGET_ARCH, TARGET_SCEN, TARGET_MODEL = 0, 1, 2
 DTYPE_FIELDS = ("weights", "activations", "kv")
 INT_FIELDS = ("batch", "prompt", "context", "generate", "tp")
@@ -170,10 +171,24 @@ class Plan:
         return out
 
     @property
+    def has_aimc(self) -> bool:
+        """Whether any point may run on an analog in-memory chip (aimc_tiles > 0)."""
+        a = INDEX["aimc_tiles"]
+        if self.a0[a] > 0:
+            return True
+        on = (self.ax_target == 0) & (self.ax_index == a)
+        return bool(on.any() and (self.ax_values[on] > 0).any())
+
+    @property
     def result_columns(self) -> list[str]:
+        """Parameter columns, then the result columns kept: all, or the user's `columns`; the
+        aimc_* columns only when some point is an AIMC chip (elsewhere they are all NaN, and
+        nine NaN columns cost a quarter of the chunk-writing time)."""
         res = list(L.RESULT_FIELDS) + list(SHARE_COLS)
         if self.keep is not None:
             res = [c for c in res if c in self.keep]
+        elif not self.has_aimc:
+            res = [c for c in res if not c.startswith("aimc_")]
         return self.param_names + res
 
     def payload(self) -> tuple:
@@ -524,11 +539,23 @@ def _threads() -> int:
     return numba.get_num_threads()
 
 
-def eval_range(payload: tuple, lo: int, hi: int, n_chunks: int | None = None) -> np.ndarray:
-    """Kernel results [hi-lo, N_RESULTS] for points lo..hi-1 of a plan payload."""
+def result_buffer(n: int) -> np.ndarray:
+    """An output array for n points: [n, N_RESULTS] in column-major (Fortran) order, so that
+    each result column is contiguous (chunk writers take columns without copying; the kernel
+    is compiled for this layout, and evaluate_point passes the same)."""
+    return np.empty((n, L.N_RESULTS), order="F")
+
+
+def eval_range(payload: tuple, lo: int, hi: int, n_chunks: int | None = None,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """Kernel results [hi-lo, N_RESULTS] for points lo..hi-1 of a plan payload, into the first
+    hi-lo rows of out when given (a reused buffer: a fresh 100 MB array per chunk costs its page
+    faults, more than the kernel itself at 0.5M points per chunk; docs/sweep.md) when it is a
+    result_buffer of that many rows."""
     from .engine import evaluate_grid
     m0, s0, a0, at, ai, ad, av, ds = payload
-    out = np.empty((hi - lo, L.N_RESULTS))
+    if out is None or out.shape[0] != hi - lo:
+        out = result_buffer(hi - lo)
     n_chunks = n_chunks or max(1, min(4 * _threads(), hi - lo))
     evaluate_grid(m0, s0, a0, at, ai, ad, av, ds, lo, hi, out, n_chunks)
     return out
@@ -545,16 +572,22 @@ def param_columns(plan_dims: list[Dim], lo: int, hi: int) -> dict[str, np.ndarra
     return cols
 
 
-def chunk_columns(plan_dims: list[Dim], res: np.ndarray, lo: int, hi: int) -> dict[str, np.ndarray]:
-    """Parameter columns, result columns and bound shares of points lo..hi-1."""
+def chunk_columns(plan_dims: list[Dim], res: np.ndarray, lo: int, hi: int,
+                  columns: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Parameter columns, result columns and bound shares of points lo..hi-1 (only those in
+    columns when given). Result columns are views of res."""
     cols = param_columns(plan_dims, lo, hi)
+    want = None if columns is None else set(columns)
     for i, name in enumerate(L.RESULT_FIELDS):
-        cols[name] = res[:, i]
-    parts = [res[:, getattr(L, k)] for k in ("R_T_COMPUTE", "R_T_MEM", "R_T_LAT", "R_T_COMM")]
-    tot = parts[0] + parts[1] + parts[2] + parts[3]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for name, p in zip(SHARE_COLS, parts):
-            cols[name] = np.where(tot > 0, p / tot, 0.0)
+        if want is None or name in want:
+            cols[name] = res[:, i]
+    if want is None or want & set(SHARE_COLS):
+        parts = [res[:, getattr(L, k)] for k in ("R_T_COMPUTE", "R_T_MEM", "R_T_LAT", "R_T_COMM")]
+        tot = parts[0] + parts[1] + parts[2] + parts[3]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name, p in zip(SHARE_COLS, parts):
+                if want is None or name in want:
+                    cols[name] = np.where(tot > 0, p / tot, 0.0)
     return cols
 
 
@@ -573,7 +606,22 @@ def _have_pyarrow() -> bool:
         return False
 
 
-def _write_chunk(path: Path, cols: dict[str, np.ndarray], fmt: str) -> None:
+PRECISIONS = ("float64", "float32")
+
+
+def _check_precision(precision) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+def _write_chunk(path: Path, cols: dict[str, np.ndarray], fmt: str,
+                 precision: str = "float64") -> None:
+    """Write one chunk atomically (temp file, then rename). precision="float32" stores result
+    columns as float32 (7 significant digits; parameter columns stay exact): half the bytes and
+    about half the encoding time of a large sweep (docs/sweep.md)."""
+    if precision == "float32":
+        cols = {k: (v.astype(np.float32) if k in _RESULT_SET else v) for k, v in cols.items()}
     tmp = path.with_name(path.name + ".tmp")
     if fmt == "parquet":
         import pyarrow as pa
@@ -587,7 +635,7 @@ def _write_chunk(path: Path, cols: dict[str, np.ndarray], fmt: str) -> None:
         arr = np.column_stack([np.asarray(v, dtype=float) for v in cols.values()])
         with open(tmp, "w") as f:
             f.write(",".join(cols) + "\n")
-            np.savetxt(f, arr, delimiter=",", fmt="%.17g")
+            np.savetxt(f, arr, delimiter=",", fmt="%.9g" if precision == "float32" else "%.17g")
     os.replace(tmp, path)
 
 
@@ -657,9 +705,10 @@ def _lock(outdir: Path) -> Path:
 
 def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | None = None,
         fmt: str | None = None, client=None, progress: bool = True, overwrite: bool = False,
-        _stop_after: int | None = None) -> dict:
+        precision: str | None = None, _stop_after: int | None = None) -> dict:
     """Evaluate every point of plan. Without out: returns {"columns": ...} in memory. With out:
     writes chunk files + manifest, skipping chunks already finished; returns the manifest.
+    precision: "float64" (default, exact) or "float32" result columns on disk.
     _stop_after (tests): stop after that many new chunks, as an interruption would."""
     n = plan.n_points
     cs = int(chunk_size or (DEFAULT_CHUNK if out else max(n, 1)))
@@ -678,27 +727,29 @@ def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | N
         if fmt == "parquet" and not _have_pyarrow():
             raise ConfigError("format = parquet needs pyarrow (pip install 'nmc[parquet]'); "
                               "or use csv")
+        precision = _check_precision(precision or "float64")
         lock = _lock(outdir)
     try:
         return _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client,
-                           progress, overwrite, _stop_after)
+                           progress, overwrite, precision, _stop_after)
     finally:
         if outdir is not None:
             lock.unlink(missing_ok=True)
 
 
 def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, progress,
-                overwrite, _stop_after):
+                overwrite, precision, _stop_after):
     manifest = None
     if outdir is not None:
         mpath = outdir / MANIFEST
         fp = plan.fingerprint()
         if mpath.exists() and not overwrite:
             manifest = json.loads(mpath.read_text())
-            if manifest.get("fingerprint") != fp or manifest.get("chunk_size") != cs:
+            if (manifest.get("fingerprint") != fp or manifest.get("chunk_size") != cs
+                    or manifest.get("precision", "float64") != precision):
                 raise ConfigError(f"{outdir}: holds results of a different sweep (or of another "
-                                  f"model version / chunk size); use a new directory or "
-                                  f"--overwrite")
+                                  f"model version / chunk size / precision); use a new "
+                                  f"directory or --overwrite")
             fmt = manifest["format"]
         else:
             if overwrite and mpath.exists():
@@ -709,8 +760,8 @@ def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, pr
                         "n_points": n, "chunk_size": cs, "n_chunks": n_chunks,
                         "columns": columns, "params": plan.param_names,
                         "labels": plan.labels, "bound_names": list(L.BOUND_NAMES),
-                        "sweep": plan.describe, "chunks": {}, "complete": False,
-                        "seconds": 0.0}
+                        "sweep": plan.describe, "precision": precision, "chunks": {},
+                        "complete": False, "seconds": 0.0}
             _write_json(mpath, manifest)
         done = {int(k) for k, c in manifest["chunks"].items() if (outdir / c["file"]).exists()}
     else:
@@ -726,12 +777,10 @@ def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, pr
 
     def finish(i, res):
         lo, hi = i * cs, min(n, (i + 1) * cs)
-        cols = chunk_columns(plan.dims, res, lo, hi)
-        if plan.keep is not None:
-            cols = {k: cols[k] for k in columns}
+        cols = chunk_columns(plan.dims, res, lo, hi, columns)
         if outdir is not None:
             name = f"chunk-{i:06d}.{'parquet' if fmt == 'parquet' else 'csv'}"
-            _write_chunk(outdir / name, cols, fmt)
+            _write_chunk(outdir / name, cols, fmt, precision)
             manifest["chunks"][str(i)] = {"file": name, "lo": lo, "hi": hi}
             _write_json(outdir / MANIFEST, manifest)
         else:
@@ -748,12 +797,16 @@ def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, pr
         new = 0
         if client is None:
             # chunk i is written by one background thread while the kernel (which releases
-            # the GIL) computes chunk i+1; at most one write waits
-            for i in todo:
+            # the GIL) computes chunk i+1 into the other of two buffers; at most one write
+            # waits, so the buffer of chunk i-1 is free again when chunk i+1 starts
+            # (in memory, each chunk keeps its own array: columns are views of it)
+            bufs = ([result_buffer(min(cs, n)) for _ in range(2 if writer else 1)]
+                    if outdir is not None else [None])
+            for k, i in enumerate(todo):
                 if _stop_after is not None and new >= _stop_after:
                     raise KeyboardInterrupt
                 lo, hi = i * cs, min(n, (i + 1) * cs)
-                res = eval_range(payload, lo, hi)
+                res = eval_range(payload, lo, hi, out=bufs[k % len(bufs)])
                 if writer is None:
                     finish(i, res)
                 else:
@@ -823,8 +876,11 @@ def load(out: str | os.PathLike, columns: list[str] | None = None) -> Table:
         d = _read_chunk(outdir / c["file"], man["format"], cols)
         parts.append({k2: d[k2] for k2 in want})
     data = {k: (np.concatenate([p[k] for p in parts]) if parts else np.empty(0)) for k in want}
+    prec = man.get("precision", "float64")
+    if prec == "float32":                 # csv reads back as float64: same dtype as parquet
+        data = {k: (v.astype(np.float32) if k in _RESULT_SET else v) for k, v in data.items()}
     meta = {"params": man["params"], "sweep": man["sweep"], "complete": man["complete"],
-            "n_points": man["n_points"]}
+            "n_points": man["n_points"], "precision": prec}
     return Table(data, {k: v for k, v in man["labels"].items() if k in want}, meta)
 
 
@@ -838,7 +894,7 @@ def _assemble(result: dict) -> Table:
 def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk_size=None,
           format: str | None = None, progress: bool = False, overwrite: bool = False,
           threads: int | None = None, arch_set: dict | None = None, columns=None,
-          **scenario) -> Table:
+          precision: str | None = None, **scenario) -> Table:
     """Evaluate model(s) x arch(s) x grid under a scenario; return a columnar Table.
 
     model, arch: a name/path or a list of them (a list becomes a grid dimension).
@@ -846,7 +902,8 @@ def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk
            "p,q": [(p1, q1), (p2, q2)]} -- see the module docstring.
     scenario keywords: phase, batch, prompt, context, generate, tp, weights, activations, kv, ...
     out: directory for chunked, resumable output; client: a dask.distributed Client;
-    columns: result columns to keep (default all; swept parameters are always kept)."""
+    columns: result columns to keep (default all; swept parameters are always kept);
+    precision: "float32" stores result columns on disk as float32 (with out only)."""
     plan = make_plan(model, arch, grid, scenario, arch_set=arch_set, columns=columns)
     import numba
     before = numba.get_num_threads()
@@ -854,7 +911,7 @@ def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk
         numba.set_num_threads(int(threads))
     try:
         res = run(plan, out, chunk_size=chunk_size, fmt=format, client=client,
-                  progress=progress, overwrite=overwrite)
+                  progress=progress, overwrite=overwrite, precision=precision)
     finally:
         numba.set_num_threads(before)
     if out is not None:
@@ -863,7 +920,7 @@ def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk
 
 
 SPEC_KEYS = {"name", "description", "model", "arch", "scenario", "grid", "set", "chunk_size",
-             "format", "columns"}
+             "format", "columns", "precision"}
 
 
 def load_spec(path) -> dict:
@@ -897,6 +954,10 @@ def load_spec(path) -> dict:
     cs = raw.get("chunk_size")
     if cs is not None and (isinstance(cs, bool) or not isinstance(cs, int) or cs < 1):
         raise ConfigError(f"{where(None, 'chunk_size')}: chunk_size must be an integer >= 1")
+    prec = raw.get("precision")
+    if prec is not None and prec not in PRECISIONS:
+        raise ConfigError(f"{where(None, 'precision')}: precision must be one of "
+                          f"{', '.join(PRECISIONS)}, got {prec!r}")
     for k in raw.get("set", {}):
         if k not in BY_NAME:
             _resolve_name(k, where("set", k))
@@ -910,7 +971,7 @@ def load_spec(path) -> dict:
         raise ConfigError(f"{p}: [grid] is missing or empty: name at least one parameter to sweep")
     return {"model": raw["model"], "arch": raw["arch"], "grid": raw.get("grid", {}),
             "scenario": raw.get("scenario", {}), "arch_set": raw.get("set") or None,
-            "chunk_size": cs, "format": raw.get("format"), "where": where,
+            "chunk_size": cs, "format": raw.get("format"), "precision": prec, "where": where,
             "columns": check_columns(raw.get("columns"), where(None, "columns")),
             "name": raw.get("name", p.stem)}
 

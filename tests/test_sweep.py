@@ -41,6 +41,9 @@ def test_kernel_equals_api_on_random_grid(phase, toy_arch, toy_llm):
                         mem_bw=float(t["mem_bw"][i]), peak_bf16=float(t["peak_bf16"][i]),
                         kernel_overhead=float(t["kernel_overhead"][i]))
         for f in RESULT_FIELDS:
+            if f not in t.columns:              # aimc_* columns: written for AIMC sweeps only
+                assert f.startswith("aimc_") and r.results[f] is None, f
+                continue
             want, got = r.results[f], t.columns[f][i]
             if want is None:
                 assert math.isnan(got), (i, f)
@@ -63,6 +66,9 @@ def test_kernel_equals_api_other_families(arch, grid):
                   (int(t[k][i]) if k in sw.INT_FIELDS else float(t[k][i]))) for k in t.params}
         r = nmc.analyze("tinyllama-1.1b", arch, phase="decode", **kw)
         for f in RESULT_FIELDS:
+            if f not in t.columns:              # aimc_* columns: written for AIMC sweeps only
+                assert f.startswith("aimc_") and r.results[f] is None, f
+                continue
             want, got = r.results[f], t.columns[f][i]
             if want is None:
                 assert math.isnan(got), (i, f)
@@ -152,6 +158,59 @@ def test_resume_after_interruption(fmt, toy_arch, tmp_path):
     assert len(keys) == 35                                # no duplicates
     for k in full:
         np.testing.assert_array_equal(t.columns[k], full.columns[k])
+
+
+def test_chunks_in_memory_equal_one_chunk(toy_arch):
+    """Chunk buffers are reused: chunks kept in memory must own their values."""
+    plan = sw.make_plan("llama-2-7b", toy_arch, {"batch": [1, 2, 4, 8, 16], "context": [8, 900]})
+    def joined(r):
+        ch = [r["chunks"][i] for i in sorted(r["chunks"])]
+        return {k: np.concatenate([c[k] for c in ch]) for k in r["columns"]}
+    one = joined(sw.run(plan, None, progress=False))
+    many = joined(sw.run(plan, None, chunk_size=3, progress=False))
+    assert list(many) == list(one) and len(one["batch"]) == 10
+    for k in one:
+        np.testing.assert_array_equal(many[k], one[k])
+
+
+def test_aimc_columns_only_where_a_point_is_aimc(toy_arch):
+    gpu = sw.make_plan("llama-2-7b", toy_arch, {"batch": [1, 2]})
+    assert not gpu.has_aimc and not any(c.startswith("aimc_") for c in gpu.result_columns)
+    # asked for by name: kept (NaN on a GPU)
+    kept = nmc.sweep("llama-2-7b", toy_arch, {"batch": [1, 2]},
+                     columns=["latency_s", "aimc_tiles_needed"])
+    assert list(kept.keys()) == ["batch", "latency_s", "aimc_tiles_needed"]
+    assert np.isnan(kept["aimc_tiles_needed"]).all()
+    if "ibm-hermes" in nmc.list_archs():
+        aimc = sw.make_plan("tinyllama-1.1b", "ibm-hermes", {"batch": [1, 2]})
+        assert aimc.has_aimc and "aimc_tiles_needed" in aimc.result_columns
+        # an AIMC chip only in a swept arch list still gets the columns
+        both = sw.make_plan("tinyllama-1.1b", [toy_arch, "ibm-hermes"], {"batch": [1]})
+        assert both.has_aimc
+        t = nmc.sweep("tinyllama-1.1b", [toy_arch, "ibm-hermes"], {"batch": [1]})
+        assert np.isnan(t["aimc_tiles_needed"][0]) and t["aimc_tiles_needed"][1] >= 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_float32_precision_on_disk(fmt, toy_arch, tmp_path):
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    grid = {"batch": [1, 3, 64], "mem_bw": ["1 TB/s", "3.35 TB/s"]}
+    full = nmc.sweep("llama-2-7b", toy_arch, grid, context=300)
+    t = nmc.sweep("llama-2-7b", toy_arch, grid, context=300, out=tmp_path / "d",
+                  format=fmt, precision="float32", chunk_size=4)
+    assert t.meta["precision"] == "float32"
+    np.testing.assert_array_equal(t["mem_bw"], full["mem_bw"])     # parameters stay exact
+    for k in ("latency_s", "tokens_per_s", "energy_per_token_j", "share_memory"):
+        assert t[k].dtype == np.float32
+        np.testing.assert_allclose(t[k], full[k], rtol=1e-7)
+        assert not np.array_equal(t[k].astype(float), full[k])   # really rounded
+    # a resumed run must not mix precisions
+    with pytest.raises(ConfigError, match="precision"):
+        sw.run(sw.make_plan("llama-2-7b", toy_arch, grid, {"context": 300}), tmp_path / "d",
+               chunk_size=4, fmt=fmt, progress=False)
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        nmc.sweep("llama-2-7b", toy_arch, grid, out=tmp_path / "e", precision="half")
 
 
 def test_one_writer_per_directory(toy_arch, tmp_path):
@@ -259,6 +318,10 @@ def test_malformed_spec_top_level(tmp_path, toy_arch):
         sw.load_spec(p)
     p.write_text("model = [\n")
     with pytest.raises(ConfigError, match="malformed TOML"):
+        sw.load_spec(p)
+    p.write_text(f'model = "llama-2-7b"\narch = "{toy_arch}"\nprecision = "f16"\n[grid]\nbatch=[1]\n')
+    with pytest.raises(ConfigError, match=r"line 3 \(precision\): precision must be one of "
+                                          r"float64, float32, got 'f16'"):
         sw.load_spec(p)
 
 

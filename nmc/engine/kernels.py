@@ -401,7 +401,9 @@ def evaluate_point(m, s, a, ops, terms, res):
     flags = np.empty(0, dtype=np.bool_)
     zero = none.shape[0]        # run-time values: literal arguments would compile walk_range
     walk_range(m, s, a, none, none, none, np.empty((0, 1)), none, flags, flags, zero, zero,
-               zero + 1, res.reshape((1, res.shape[0])), zero == 0, ops, terms)   # again
+               zero + 1, res.reshape((res.shape[0], 1)).T, zero == 0, ops, terms)   # again;
+    # res as a [1, N_RESULTS] column-major array: the layout sweeps use (sweep.result_buffer),
+    # so walk_range is compiled once
 
 
 @njit(cache=True, parallel=True, nogil=True)   # nogil: sweeps write chunks meanwhile
