@@ -1,8 +1,8 @@
 """`nmc bench`: speed of the sweep engine (a benchmark that prints figures, not a timed test).
 
-Measures, for decode sweeps of a dense 7B model (llama-2-7b) and of an MoE (mixtral-8x7b: the
-bundled MoE closest to the 70B class, 46.7B parameters, 12.9B active; no 70B-class MoE config is
-bundled) and a dense 70B (llama-3-70b):
+Measures, for decode sweeps of a dense 7B model (llama-2-7b), an MoE (qwen2-57b-a14b: the
+bundled MoE closest to the 70B class, 57.4B parameters, 14.2B active, 64 experts top-8 plus a
+shared expert) and a dense 70B (llama-3-70b):
   - points/s of the numba grid kernel (nmc.engine.evaluate_grid) on 1 thread and on all threads,
   - points/s of the same grid through the per-point Python API (nmc.analyze) on a sample,
   - their ratio,
@@ -23,7 +23,7 @@ from .arch.loader import Architecture, load_arch
 from .arch.schema import PARAMS
 from .errors import ConfigError
 
-MODELS = (("dense-7b", "llama-2-7b"), ("moe", "mixtral-8x7b"), ("dense-70b", "llama-3-70b"))
+MODELS = (("dense-7b", "llama-2-7b"), ("moe", "qwen2-57b-a14b"), ("dense-70b", "llama-3-70b"))
 
 
 def bench_arch() -> Architecture:
@@ -48,17 +48,21 @@ def bench_grid(quick: bool) -> dict:
             "context": {"linspace": [256, 32768, n_c]}}
 
 
-def _time_kernel(payload, n, threads, repeats=5):
+def _time_kernel(payload, n, threads, repeats=7):
+    """Points/s of the kernel alone: best and median of `repeats` runs into one preallocated
+    result buffer (as a sweep reuses its buffers; a fresh array per run would add its page
+    faults). Best is the figure for the machine; the median shows how noisy it was."""
     import numba
 
-    from .sweep import eval_range
+    from .sweep import eval_range, result_buffer
     numba.set_num_threads(threads)
-    best = np.inf
+    buf = result_buffer(n)
+    times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        eval_range(payload, 0, n, n_chunks=4 * threads)
-        best = min(best, time.perf_counter() - t)
-    return n / best
+        eval_range(payload, 0, n, n_chunks=4 * threads, out=buf)
+        times.append(time.perf_counter() - t)
+    return n / min(times), n / float(np.median(times))
 
 
 def _time_api(model, arch, plan, n_sample):
@@ -115,7 +119,7 @@ def run_bench(quick: bool = False, disk: bool = True, api_sample: int | None = N
               jit: bool = True) -> dict:
     import numba
 
-    from .sweep import make_plan, run
+    from .sweep import make_plan
     max_threads = numba.config.NUMBA_NUM_THREADS
     cache_dir = str(numba.config.CACHE_DIR)
     cache_warm = any("evaluate_grid" in f for _, _, fs in os.walk(cache_dir) for f in fs)
@@ -147,12 +151,13 @@ def run_bench(quick: bool = False, disk: bool = True, api_sample: int | None = N
     for key, model in MODELS:
         plan = plans[key]
         n = plan.n_points
-        r = {"model": model, "points": n,
-             "kernel_points_per_s_1_thread": _time_kernel(plan.payload(), n, 1)}
-        if max_threads > 1:
-            r[f"kernel_points_per_s_{max_threads}_threads"] = _time_kernel(plan.payload(), n,
-                                                                          max_threads)
-        r["kernel_points_per_s"] = max(v for k, v in r.items() if k.startswith("kernel_points"))
+        r = {"model": model, "points": n}
+        for th in sorted({1, max_threads}):
+            best, med = _time_kernel(plan.payload(), n, th)
+            r[f"kernel_points_per_s_{th}_thread{'s' if th > 1 else ''}"] = best
+            r[f"kernel_points_per_s_{th}_thread{'s' if th > 1 else ''}_median"] = med
+        r["kernel_points_per_s"] = max(v for k, v in r.items()
+                                       if k.startswith("kernel_points") and "median" not in k)
         r["api_points_per_s"] = _time_api(model, arch, plan, api_sample)
         r["kernel_over_api"] = r["kernel_points_per_s"] / r["api_points_per_s"]
         out["models"][key] = r
@@ -165,32 +170,41 @@ def run_bench(quick: bool = False, disk: bool = True, api_sample: int | None = N
     out["machine"]["load_average_after"] = os.getloadavg()[0]
 
     if disk:
-        from .sweep import DEFAULT_CHUNK, _have_pyarrow
-        fmt = "parquet" if _have_pyarrow() else "csv"
-        # parquet: 4x the kernel grid (more context values) in chunks of the default size;
-        # csv (slow, text): a small grid
-        if fmt == "parquet":
-            ctx = grid["context"]["linspace"]
-            plan = make_plan(MODELS[0][1], arch, {**grid, "context": {
-                "linspace": [ctx[0], ctx[1], 4 * ctx[2]]}}, {"phase": "decode"})
-        else:
-            plan = make_plan(MODELS[0][1], arch, {**grid, "context": [2048], "batch": [1, 8]},
-                             {"phase": "decode"})
-        n = plan.n_points
-        cs = min(DEFAULT_CHUNK, max(1, n // 4))
+        out["disk"] = _time_disk(arch, grid, quick)
+    return out
+
+
+def _time_disk(arch, grid, quick: bool) -> list[dict]:
+    """A sweep written to disk end to end (kernel, columns, chunk files, manifest), per output
+    precision: wall time, CPU time of the process (all threads), bytes; extrapolated to 100M
+    points. The dense-7B grid with 8x the context values (4x with --quick) in default chunks."""
+    from .sweep import DEFAULT_CHUNK, _have_pyarrow, make_plan, run
+    fmt = "parquet" if _have_pyarrow() else "csv"
+    if fmt == "parquet":
+        import pyarrow.parquet  # noqa: F401  (its import is not the sweep's time)
+        ctx = grid["context"]["linspace"]
+        g = {**grid, "context": {"linspace": [ctx[0], ctx[1], (2 if quick else 8) * ctx[2]]}}
+    else:                           # csv is text: a small grid
+        g = {**grid, "context": [2048], "batch": [1, 8]}
+    plan = make_plan(MODELS[0][1], arch, g, {"phase": "decode"})
+    n = plan.n_points
+    cs = min(DEFAULT_CHUNK, max(1, n // 4))
+    rows = []
+    for precision in ("float64", "float32"):
         tmp = tempfile.mkdtemp(prefix="nmc-bench-")
         try:
-            t = time.perf_counter()
-            run(plan, tmp, chunk_size=cs, progress=False)
-            dt = time.perf_counter() - t
+            t, c = time.perf_counter(), time.process_time()
+            run(plan, tmp, chunk_size=cs, progress=False, fmt=fmt, precision=precision)
+            dt, cpu = time.perf_counter() - t, time.process_time() - c
             size = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        out["disk"] = {"format": fmt, "points": n, "chunk_size": cs, "seconds": dt,
-                       "points_per_s": n / dt, "bytes_per_point": size / n,
-                       "estimate_100M_s": 1e8 * dt / n,
-                       "estimate_100M_bytes": 1e8 * size / n}
-    return out
+        rows.append({"format": fmt, "precision": precision, "points": n, "chunk_size": cs,
+                     "columns": len(plan.result_columns), "seconds": dt, "cpu_seconds": cpu,
+                     "points_per_s": n / dt, "bytes_per_point": size / n,
+                     "estimate_100M_s": 1e8 * dt / n, "estimate_100M_cpu_s": 1e8 * cpu / n,
+                     "estimate_100M_bytes": 1e8 * size / n})
+    return rows
 
 
 def format_report(r: dict) -> str:
@@ -209,21 +223,27 @@ def format_report(r: dict) -> str:
                  f"(cache load): import {r['jit']['cached']['import_s']:.2f} s, first call "
                  f"{r['jit']['cached']['first_call_s']:.3f} s, warm call "
                  f"{r['jit']['cached']['warm_call_s'] * 1e3:.3f} ms")] if "jit" in r else []),
-             "", (f"  {'sweep':<10} {'model':<14} {'points':>9} {'kernel 1 thr':>14} "
+             "", (f"  {'sweep':<10} {'model':<15} {'points':>9} {'kernel 1 thr':>14} "
                   f"{'kernel ' + str(th) + ' thr':>14} {'API (analyze)':>14} {'ratio':>9}")]
     for key, m in r["models"].items():
         many = m.get(f"kernel_points_per_s_{th}_threads", float("nan"))
-        lines.append(f"  {key:<10} {m['model']:<14} {m['points']:>9} "
+        lines.append(f"  {key:<10} {m['model']:<15} {m['points']:>9} "
                      f"{m['kernel_points_per_s_1_thread'] / 1e6:>10.2f} M/s {many / 1e6:>10.2f} M/s "
                      f"{m['api_points_per_s']:>10.0f} /s {m['kernel_over_api']:>8.0f}x")
+    med = [f"{key} {m['kernel_points_per_s_1_thread_median'] / 1e6:.2f}"
+           + (f" / {m[f'kernel_points_per_s_{th}_threads_median'] / 1e6:.2f}" if th > 1 else "")
+           for key, m in r["models"].items()]
+    lines.append(f"  kernel: best of 7 runs; medians (M/s, 1 / {th} threads): {'; '.join(med)}")
     lines.append(f"  100M-point sweep, kernel only: {r['estimate_100M_kernel_only_s']:.1f} s")
-    if "disk" in r:
-        d = r["disk"]
-        lines.append(f"  sweep to disk ({d['format']}, {d['points']} points in chunks of "
-                     f"{d['chunk_size']}): {d['seconds']:.2f} s = {d['points_per_s'] / 1e6:.2f} M "
+    for d in r.get("disk", []):
+        lines.append(f"  sweep to disk ({d['format']}, {d['precision']}, {d['columns']} columns, "
+                     f"{d['points']} points in chunks of {d['chunk_size']}): {d['seconds']:.2f} s "
+                     f"wall, {d['cpu_seconds']:.2f} s CPU = {d['points_per_s'] / 1e6:.2f} M "
                      f"points/s, {d['bytes_per_point']:.0f} B/point -> 100M points: "
-                     f"{d['estimate_100M_s']:.0f} s, {d['estimate_100M_bytes'] / 1e9:.1f} GB")
-    lines.append("  MoE row: mixtral-8x7b (no 70B-class MoE config is bundled).")
+                     f"{d['estimate_100M_s']:.0f} s wall, {d['estimate_100M_cpu_s']:.0f} s CPU, "
+                     f"{d['estimate_100M_bytes'] / 1e9:.1f} GB")
+    lines.append("  MoE row: qwen2-57b-a14b (57.4B parameters, 14.2B active; the bundled MoE "
+                 "closest to 70B).")
     return "\n".join(lines)
 
 

@@ -540,25 +540,28 @@ def _threads() -> int:
 
 
 def result_buffer(n: int) -> np.ndarray:
-    """An output array for n points: [n, N_RESULTS] in column-major (Fortran) order, so that
-    each result column is contiguous (chunk writers take columns without copying; the kernel
-    is compiled for this layout, and evaluate_point passes the same)."""
-    return np.empty((n, L.N_RESULTS), order="F")
+    """An output array for at least n points: [rows, N_RESULTS] in column-major (Fortran)
+    order, so that each result column is contiguous (chunk writers take columns without
+    copying; the kernel is compiled for this layout, and evaluate_point passes the same).
+    rows = n rounded up to 512, plus 8: the column stride is then 64 B past a multiple of 4 KiB.
+    With a stride of exactly k x 4 KiB the ~20 stores of one point all fall in the same L1 cache
+    set (4K aliasing), which made the kernel ~1.6x slower (docs/sweep.md)."""
+    return np.empty((-(-max(n, 1) // 512) * 512 + 8, L.N_RESULTS), order="F")
 
 
 def eval_range(payload: tuple, lo: int, hi: int, n_chunks: int | None = None,
                out: np.ndarray | None = None) -> np.ndarray:
-    """Kernel results [hi-lo, N_RESULTS] for points lo..hi-1 of a plan payload, into the first
-    hi-lo rows of out when given (a reused buffer: a fresh 100 MB array per chunk costs its page
-    faults, more than the kernel itself at 0.5M points per chunk; docs/sweep.md) when it is a
-    result_buffer of that many rows."""
+    """Kernel results [hi-lo, N_RESULTS] for points lo..hi-1 of a plan payload: a view of the
+    first hi-lo rows of out, a result_buffer with at least that many rows that the caller
+    reuses (a fresh 100 MB array per chunk costs its page faults, more than the kernel itself
+    at 0.5M points per chunk; docs/sweep.md), or of a new one."""
     from .engine import evaluate_grid
     m0, s0, a0, at, ai, ad, av, ds = payload
-    if out is None or out.shape[0] != hi - lo:
+    if out is None or out.shape[0] < hi - lo:
         out = result_buffer(hi - lo)
     n_chunks = n_chunks or max(1, min(4 * _threads(), hi - lo))
     evaluate_grid(m0, s0, a0, at, ai, ad, av, ds, lo, hi, out, n_chunks)
-    return out
+    return out[:hi - lo]
 
 
 def param_columns(plan_dims: list[Dim], lo: int, hi: int) -> dict[str, np.ndarray]:

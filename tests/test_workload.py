@@ -5,12 +5,14 @@ import pytest
 
 import nmc
 from nmc.errors import ConfigError, ScenarioError
+from nmc.paths import llm_dir
 
 # published parameter counts (model cards / papers), in billions, and our tolerance
 PUBLISHED = {
     "llama-2-7b": 6.74, "llama-2-13b": 13.02, "llama-2-70b": 68.98, "llama-3-8b": 8.03,
     "llama-3-70b": 70.55, "mistral-7b": 7.24, "mixtral-8x7b": 46.7, "qwen2-7b": 7.62,
     "qwen2-72b": 72.7, "gpt2": 0.1244, "gpt3-175b": 175.0, "llama-3.2-1b": 1.24,
+    "qwen2-57b-a14b": 57.4,
 }
 
 
@@ -27,6 +29,25 @@ def test_toy_param_count_by_hand(toy_llm):
 def test_bundled_param_counts_match_published(name, billions):
     p = nmc.load_model(name).params() / 1e9
     assert p == pytest.approx(billions, rel=0.01)
+
+
+def test_qwen2_moe_sparse_layers(tmp_path):
+    """Qwen2-57B-A14B: 57.4B total, 14.2B active (Qwen2 technical report, arXiv 2407.10671);
+    decoder_sparse_step and mlp_only_layers pick the sparse layers as in HF Qwen2MoeDecoderLayer."""
+    q = nmc.load_model("qwen2-57b-a14b")
+    assert q.n_moe_layers == 28 and q.shared_ff == 20480 and q.d_ff_expert == 2560
+    assert q.params(active=True) / 1e9 == pytest.approx(14.2, rel=0.01)
+    cfg = json.loads((llm_dir() / "qwen2-57b-a14b.json").read_text())
+    for extra, n_moe in (({"decoder_sparse_step": 2}, 14), ({"mlp_only_layers": [0, 27]}, 26),
+                         ({"decoder_sparse_step": 2, "mlp_only_layers": [1, 2]}, 13)):
+        p = tmp_path / "config.json"
+        p.write_text(json.dumps({**cfg, **extra}))
+        m = nmc.load_model(str(p))
+        assert m.n_moe_layers == n_moe, extra
+        assert m.params() < q.params()
+    p.write_text(json.dumps({**cfg, "mlp_only_layers": "0,1"}))
+    with pytest.raises(ConfigError, match="mlp_only_layers must be a list"):
+        nmc.load_model(str(p))
 
 
 def test_moe_active_params():

@@ -179,9 +179,16 @@ def from_config(cfg: dict, name: str = "model", where: str = "config") -> ModelS
             shared = int(cfg["n_shared_experts"]) * ffe
         elif cfg.get("shared_expert_intermediate_size"):
             shared = int(cfg["shared_expert_intermediate_size"])
+        # which layers are sparse: DeepSeek (first_k_dense_replace, moe_layer_freq), Qwen2-MoE
+        # (layer i is sparse when (i+1) % decoder_sparse_step == 0 and i not in mlp_only_layers)
         first_dense = int(cfg.get("first_k_dense_replace") or 0)
         freq = int(cfg.get("moe_layer_freq") or 1)
-        n_moe = sum(1 for i in range(L) if i >= first_dense and i % freq == 0)
+        step = int(cfg.get("decoder_sparse_step") or 1)
+        mlp_only = cfg.get("mlp_only_layers") or []
+        if not isinstance(mlp_only, list) or not all(isinstance(i, int) for i in mlp_only):
+            raise ConfigError(f"{where}: mlp_only_layers must be a list of layer indices")
+        n_moe = sum(1 for i in range(L) if i >= first_dense and i % freq == 0
+                    and (i + 1) % step == 0 and i not in set(mlp_only))
         family = "moe"
     else:
         E = top_k = 0
