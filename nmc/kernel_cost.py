@@ -3,8 +3,8 @@
 Used to compare nmc with kernel micro-benchmarks (experiments/measure/measure_gpu.py, validation
 group `gpu-kernel`). Nothing here re-implements the roofline: the operator rows are built by the
 same numba code as a model's forward pass (nmc/engine/ops.py: `_gemm` for a GEMM, `build_ops` of a
-one-layer model for attention) and costed by the same `cost_ops` path (gpu_shape x gpu_rates), with the
-mapping forced to host-only. So a GEMM inside nmc.analyze and the same GEMM here cost the same.
+one-layer model for attention) and costed by the same `cost_ops` path (gpu_shape x gpu_rates),
+with the mapping forced to host-only. So a GEMM inside nmc.analyze and the same GEMM here cost the same.
 
 Times are per kernel instance and include `kernel_overhead` (one launch per kernel: the fused
 attention kernel counts one launch for score + softmax + context, as in a model's decode step)."""
