@@ -612,9 +612,10 @@ def _have_pyarrow() -> bool:
 PRECISIONS = ("float64", "float32")
 
 
-def _check_precision(precision) -> str:
+def _check_precision(precision, where: str | None = None) -> str:
     if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ConfigError(f"{where + ': ' if where else ''}precision must be one of "
+                          f"{', '.join(PRECISIONS)}, got {precision!r}")
     return precision
 
 
@@ -958,9 +959,8 @@ def load_spec(path) -> dict:
     if cs is not None and (isinstance(cs, bool) or not isinstance(cs, int) or cs < 1):
         raise ConfigError(f"{where(None, 'chunk_size')}: chunk_size must be an integer >= 1")
     prec = raw.get("precision")
-    if prec is not None and prec not in PRECISIONS:
-        raise ConfigError(f"{where(None, 'precision')}: precision must be one of "
-                          f"{', '.join(PRECISIONS)}, got {prec!r}")
+    if prec is not None:
+        _check_precision(prec, where(None, "precision"))
     for k in raw.get("set", {}):
         if k not in BY_NAME:
             _resolve_name(k, where("set", k))

@@ -285,13 +285,9 @@ def tokens_span_q(s):
 
 @njit(cache=True)
 def aimc_summary(m, s, a, ops, terms, res):
-    """Whole-model AIMC figures into res (NaN when the architecture has no tiles). ops/terms
-    hold the last pass evaluated (for `generate`: the last decode step)."""
-    if a[A_AIMC_TILES] <= 0:
-        for k in (R_AIMC_TILES, R_AIMC_CHIPS, R_AIMC_REPROG, R_AIMC_T_REPROG, R_AIMC_LIFETIME,
-                  R_AIMC_EFF_BITS, R_AIMC_BOUND, R_AIMC_UTIL, R_AIMC_PEAK):
-            res[k] = math.nan
-        return
+    """Whole-model AIMC figures into res, for an architecture with tiles (kernels.point_into
+    writes NaN for the others). ops/terms hold the last pass evaluated (for `generate`: the
+    last decode step)."""
     need, _ = model_tiles(ops, a)
     chips, needed = system_chips(a, need)
     cap = chips * a[A_AIMC_TILES]

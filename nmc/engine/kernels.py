@@ -219,13 +219,8 @@ def cost_pass(ops, a, s, terms, acc, prep, px, reprep, keep_terms):
 
 @njit(cache=True)
 def cost_ops(ops, a, s, terms, acc):
-    """cost_pass with fresh scratch and every per-operator term written (kernel_cost, generate)."""
-    if is_host_only(a):
-        prep = np.empty((N_PREP, N_SLOTS))
-        px = np.empty(N_PX)
-        prepare_host(ops, a, s[S_TP], prep, px)
-        return cost_host(prep, px, a, terms, acc, True)
-    return cost_rows(ops, a, s, terms, acc)
+    """cost_pass with fresh scratch, every per-operator term written (kernel_cost, aimc_train)."""
+    return cost_pass(ops, a, s, terms, acc, np.empty((N_PREP, N_SLOTS)), np.empty(N_PX), True, True)
 
 
 @njit(cache=True)
@@ -332,8 +327,8 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
         if shares[k] > shares[best]:
             best = k
     out[p, R_BOUND] = best
-    if a[A_AIMC_TILES] > 0.0:
-        aimc_summary(m, s, a, ops, terms, out[p])     # AIMC whole-model figures
+    if a[A_AIMC_TILES] > 0.0:      # AIMC whole-model figures; NaN on other families (checked
+        aimc_summary(m, s, a, ops, terms, out[p])     # here: no call, no row slice per point)
     else:
         for k in range(R_AIMC_TILES, N_RESULTS):
             out[p, k] = math.nan

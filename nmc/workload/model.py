@@ -187,8 +187,9 @@ def from_config(cfg: dict, name: str = "model", where: str = "config") -> ModelS
         mlp_only = cfg.get("mlp_only_layers") or []
         if not isinstance(mlp_only, list) or not all(isinstance(i, int) for i in mlp_only):
             raise ConfigError(f"{where}: mlp_only_layers must be a list of layer indices")
+        mlp_only = set(mlp_only)
         n_moe = sum(1 for i in range(L) if i >= first_dense and i % freq == 0
-                    and (i + 1) % step == 0 and i not in set(mlp_only))
+                    and (i + 1) % step == 0 and i not in mlp_only)
         family = "moe"
     else:
         E = top_k = 0
