@@ -1,18 +1,13 @@
-"""Shared plumbing of the experiment scripts: command line (--quick, --out), output folder,
-CSV writing and figure saving (PNG + SVG). No cost equations here: every number comes from
-nmc.analyze / nmc.sweep."""
+"""Command-line plumbing of the experiment scripts: --quick, --out DIR (default
+results/<name>/), --docs (copy the figure to docs/figures/); the rest of the shared plumbing
+(write_csv, save, say, ...) is nmc.report.studies.common, re-exported here."""
 from __future__ import annotations
 
 import argparse
-import csv
-import math
-import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from nmc.report.studies.common import *  # noqa: F401,F403
+from nmc.report.studies.common import say
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,63 +25,6 @@ def parse_args(name: str, doc: str, argv=None) -> argparse.Namespace:
     return args
 
 
-def _cell(v):
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return "" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        return f"{v:.10g}"
-    return v
-
-
-def write_csv(rows: list[dict], path) -> Path:
-    """Rows (dicts) to CSV; the header is the union of keys in first-seen order."""
-    path = Path(path)
-    cols: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in cols:
-                cols.append(k)
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _cell(r.get(k, "")) for k in cols})
-    return path
-
-
-def read_csv(path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def lean_log_ticks(fig) -> None:
-    """At most ~8 labelled decades per log axis and no minor-tick labels: matplotlib otherwise
-    spends seconds measuring thousands of tick labels on wide log ranges."""
-    from matplotlib.ticker import LogLocator, NullFormatter
-    for ax in fig.axes:
-        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-            if scale == "log":
-                axis.set_major_locator(LogLocator(base=10, numticks=9))
-                axis.set_minor_locator(LogLocator(base=10, subs=(2, 5), numticks=9))
-                axis.set_minor_formatter(NullFormatter())
-
-
-def save(fig, path, svg: bool = True) -> list[Path]:
-    """PNG (dpi 120) and, unless svg=False (the --quick runs), an SVG beside it."""
-    p = Path(path).with_suffix(".png")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=120, bbox_inches="tight")
-    outs = [p]
-    if svg:
-        fig.savefig(p.with_suffix(".svg"), bbox_inches="tight")
-        outs.append(p.with_suffix(".svg"))
-    plt.close(fig)
-    return outs
-
-
-LOG: list[str] = []   # every line said since the last clear (nmc report quotes them)
-
-
 def to_docs(png, name: str, max_kb: int = 300) -> Path:
     """Copy a PNG to docs/figures/<name>.png as a 256-colour palette image (commit-sized)."""
     from PIL import Image
@@ -98,20 +36,6 @@ def to_docs(png, name: str, max_kb: int = 300) -> Path:
         if dst.stat().st_size <= max_kb * 1024:
             break
     return dst
-
-
-def say(*lines: str) -> None:
-    for line in lines:
-        print(line)
-        LOG.append(line)
-    sys.stdout.flush()
-
-
-def fmt(x: float, digits: int = 3) -> str:
-    """Compact number for headlines and tables."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:.{digits}g}"
 
 
 def main(name: str, doc: str, run, argv=None) -> int:

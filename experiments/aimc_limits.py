@@ -11,7 +11,7 @@ Inference (aimc_limits.csv, aimc_limits.png):
     (re-programming when the weights do not fit) and on as many dies as the weights need
     (aimc_chips = 0; dies needed annotated), with
     an H100 and a phone SoC at batch 1 for reference.
-Training (aimc_training.csv, aimc_training.png), nmc.aimc.aimc_training_step:
+Training (aimc_training.csv, aimc_training.png), nmc.analysis.aimc.aimc_training_step:
   * one step of llama-3.2-1b (batch 8 x 512 tokens) on the projected package with enough
     chips, split into forward / backward / weight gradient / optimizer / program-and-verify
     update, today and with faster writes, in-situ updates (1 verify iteration) and a 10x
@@ -33,9 +33,9 @@ import matplotlib.pyplot as plt
 
 import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
-from nmc.aimc import aimc_training_step
+from nmc.analysis.aimc import aimc_training_step
 from nmc.engine.layout import AIMC_BOUND_NAMES
-from nmc.sweep import sweep
+from nmc.sweeps import sweep
 
 ARCH = "aimc-edge-projected"
 PACKAGE = 3                                        # dies of 4096 tiles in the projected package
@@ -289,7 +289,7 @@ def training_chart(rows, path):
     ax.set_title("(b) endurance one Chinchilla-size training run needs", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7.5)
-    fig.suptitle("Training on AIMC (nmc.aimc.aimc_training_step; estimates)", fontsize=12)
+    fig.suptitle("Training on AIMC (nmc.analysis.aimc.aimc_training_step; estimates)", fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     fig.savefig(Path(path).with_suffix(".svg"))

@@ -8,8 +8,8 @@ Six devices (h100-sxm, h800-sxm, h20, a800-80g-sxm, l20, ascend-910b) on
     board watt (TDP) relative to H100;
   * training (nmc.train, through experiments/train_compare.py's layout search): llama-2-7b and
     llama-2-70b on 2T tokens at equal device count (256 / 1024; --quick 64 / 256);
-  * export-control metrics from nmc.policy: TPP, performance density, 3A090 class;
-  * the best design under a TPP cap (nmc.policy.best_design_under_cap): decode tokens/s of
+  * export-control metrics from nmc.arch.export: TPP, performance density, 3A090 class;
+  * the best design under a TPP cap (nmc.analysis.policy.best_design_under_cap): decode tokens/s of
     llama-3-8b (batch 64, context 2048) vs the cap for four design families derived from H100.
 
 Writes export_compliant.csv (relative performance), export_policy.csv (metrics),
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
-from nmc import policy
+from nmc.analysis import policy
+from nmc.arch import export
 from nmc.errors import NmcError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -115,7 +116,7 @@ def _relative(rows, key, higher=True):
 def policy_rows() -> list[dict]:
     rows = []
     for dev in DEVICES + ["h100+hbm3-pim"]:
-        c = policy.classify(dev)
+        c = export.classify(dev)
         rows.append({"arch": dev, "tpp": c["tpp"], "tpp_precision": c["tpp_precision"],
                      "die_area_mm2": c["die_area_mm2"], "performance_density": c["performance_density"],
                      "pim_tpp": policy.pim_tpp(dev), "class": c["class"]})
@@ -139,7 +140,7 @@ def frontier_rows(quick: bool) -> tuple[list[dict], list[dict]]:
     devs = []
     for dev in DEVICES:
         r = nmc.analyze(CAP_MODEL, dev, phase="decode", batch=CAP_BATCH, context=CAP_CONTEXT)
-        devs.append({"family": "device", "arch": dev, "tpp_cap": policy.tpp(dev)[0],
+        devs.append({"family": "device", "arch": dev, "tpp_cap": export.tpp(dev)[0],
                      "tokens_per_s": r.tokens_per_s if r.fits else None, "bound": r.bound})
     return rows, devs
 

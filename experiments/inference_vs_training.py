@@ -13,7 +13,7 @@ Training (once): Chinchilla tokens (20 per parameter) and the published Llama 3 
 Meta AI 2024): GPU via nmc.train with the fastest layout of experiments/train_compare.py (8B on
 256, 70B on 1024 devices, global batch 1024 x 4096); GPU+PIM runs the same layout on
 h100+hbm3-pim (PIM units idle: training GEMMs are compute-bound); AIMC via
-nmc.aimc.aimc_training_step (64 x 2048 tokens per step, enough dies; its training state does
+nmc.analysis.aimc.aimc_training_step (64 x 2048 tokens per step, enough dies; its training state does
 not fit the digital unit's memory, so this is a lower bound).
 
 Crossover: N* = training cost / (R x H x serving cost per request) for a deployment of H days
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
-from nmc.aimc import aimc_training_step
+from nmc.analysis.aimc import aimc_training_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_compare

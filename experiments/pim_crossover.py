@@ -20,8 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from nmc.pim_analysis import crossover
-from nmc.sweep import sweep
+from nmc.analysis.pim import crossover
+from nmc.sweeps import sweep
 
 MODEL, ARCH, CONTEXT = "llama-2-70b", "h100+hbm3-pim", 4096
 BATCHES = [1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256]

@@ -8,7 +8,7 @@ batch 1024 x 4096 tokens (equal devices), across h100-sxm, h800-sxm, h20, a800-8
     (board TDP, the `tdp` preset key; skipped where a preset has none), with the global batch
     scaled by the same factor (weak scaling: same sequences per device).
 For every (model, arch, cluster) the fastest (tp, pp, micro-batch, recompute, ZeRO 0-2) that
-fits memory is found with nmc.training.search (ZeRO-3 is left out, see best()); the time shares of that configuration say what
+fits memory is found with nmc.analysis.training.search (ZeRO-3 is left out, see best()); the time shares of that configuration say what
 limits it. Writes train_compare.csv and train_compare.png under --out (default
 results/train_compare).
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a script)
 import nmc
 from nmc.errors import NmcError
-from nmc.training import search, train
+from nmc.analysis.training import search, train
 
 ARCHS = ["h100-sxm", "h800-sxm", "h20", "a800-80g-sxm", "ascend-910b"]
 MODELS = {"llama-2-70b": 1024, "llama-2-7b": 256}

@@ -1,12 +1,19 @@
 """nmc: where LLM training and inference time goes on GPUs, near-memory compute and analog
-in-memory compute. See README.md and docs/."""
-from .errors import NmcError, ConfigError, ScenarioError  # noqa: F401
-from .workload.model import load_model, list_models, ModelSpec  # noqa: F401
-from .workload.scenario import Scenario  # noqa: F401
-from .arch.loader import load_arch, list_archs, Architecture  # noqa: F401
-from .api import analyze, Report  # noqa: F401
-from . import sweep  # noqa: F401,E402  (callable: nmc.sweep(model=..., arch=..., grid={...}))
-from .sweep import search, Table  # noqa: F401
-from .training import train, TrainReport  # noqa: F401
+in-memory compute. See README.md, docs/ and docs/architecture.md (the map of the package).
 
+The public API, re-exported here:
+    nmc.analyze(model, arch, ...)      inference at one point -> Report
+    nmc.train(model, arch, ...)        one training step on a cluster -> TrainReport
+    nmc.sweep(model, arch, grid, ...)  a grid through the sweep kernel -> Table
+    nmc.search(model, arch, param, target, ...)   bisection on one parameter
+    nmc.load_model / list_models / load_arch / list_archs, nmc.sweeps.load(dir)"""
 __version__ = "0.1.0"
+
+from .errors import ConfigError, NmcError, ScenarioError  # noqa: F401,E402
+from .workload.model import ModelSpec, list_models, load_model  # noqa: F401,E402
+from .workload.scenario import Scenario  # noqa: F401,E402
+from .arch.loader import Architecture, list_archs, load_arch  # noqa: F401,E402
+from .analysis.inference import Report, analyze  # noqa: F401,E402
+from .analysis.training import TrainReport, train  # noqa: F401,E402
+from . import sweeps  # noqa: F401,E402
+from .sweeps import Table, search, sweep  # noqa: F401,E402

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nmc import analyze, load_arch
-from nmc.aimc import aimc_training_step, chip_figures
+from nmc.analysis.aimc import aimc_training_step, chip_figures
 from nmc.arch.aimc_params import check_aimc
 from nmc.engine.aimc import cells_per_weight, matrix_tiles, tile_timing
 from nmc.errors import ConfigError
@@ -244,7 +244,7 @@ def test_roofline_has_crossbar_and_digital_facets(tiny, hermes, tmp_path):
 
 
 def test_sweep_over_adc_bits_and_tiles(tiny):
-    from nmc.sweep import sweep
+    from nmc.sweeps import sweep
     t = sweep(model=tiny, arch="ibm-hermes",
               grid={"aimc_adc_bits": [4, 8, 12], "aimc_tiles": [TINY_TILES - 1, TINY_TILES]},
               phase="decode", context=128)

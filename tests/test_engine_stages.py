@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 import nmc
-from nmc import sweep as sw
+from nmc import sweeps as sw
 from nmc.arch.schema import INDEX, PARAMS
 from nmc.engine import gpu
-from nmc.engine.kernels import N_PREP, N_PX, PX_ACTIVE, PX_W, prepare_host
+from nmc.engine.layout import N_PREP, N_PX, PX_ACTIVE, PX_W
+from nmc.engine.passes import prepare_host
 from nmc.engine.layout import N_OF, N_SLOTS, S_ADT, S_KVDT, S_TP, S_WDT
 from nmc.engine.ops import build_ops
-from nmc.vectors import model_vector, scenario_vector
+from nmc.engine.vectors import model_vector, scenario_vector
 from nmc.workload.model import load_model
 from nmc.workload.scenario import Scenario
 
@@ -63,7 +64,7 @@ def test_structure_params_move_the_structure(name):
 def _compare(t, model, arch, fixed, rows):
     for i in rows:
         kw = {k: (t[k][i] if isinstance(t[k][i], str) else
-                  (int(t[k][i]) if k in sw.INT_FIELDS else float(t[k][i]))) for k in t.params}
+                  (int(t[k][i]) if k in sw.spec.INT_FIELDS else float(t[k][i]))) for k in t.params}
         r = nmc.analyze(model, arch, **fixed, **kw)
         for f, want in r.results.items():
             if f not in t.columns:

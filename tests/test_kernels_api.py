@@ -5,11 +5,12 @@ import csv
 import pytest
 
 import nmc
-from nmc import measurements, validate
+from nmc.validation import measurements
+from nmc.validation import runner as validate
 from nmc.errors import ConfigError, ScenarioError
-from nmc.kernel_cost import attention_decode_time, gemm_time
-from nmc.kernel_validation import parse_shape, predict_kernel
-from nmc.validate import Skip
+from nmc.analysis.kernel import attention_decode_time, gemm_time
+from nmc.validation.kernel import parse_shape, predict_kernel
+from nmc.validation.registry import Skip
 
 # toy-arch: 1 core, 1x1 tiles, mma_m 1, 1 TB/s, 100 TFLOPS bf16, 200 fp8, 10 fp32, 1 us launch,
 # efficiencies 1, no SRAM level
@@ -192,7 +193,7 @@ def test_calibrate_recovers_kernel_parameters():
     """Synthetic gpu-kernel rows made by the model with known efficiencies: calibration on them
     recovers eff_compute, eff_mem and kernel_overhead."""
     from nmc.arch.loader import load_arch
-    from nmc.calibrate import calibrate
+    from nmc.validation.calibrate import calibrate
     true = load_arch("h100-sxm").with_(eff_compute=0.6, eff_mem=0.7, kernel_overhead="6 us")
     rows = []
     for M in (1, 16, 256, 4096):

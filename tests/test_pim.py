@@ -13,7 +13,7 @@ from nmc.cli import main
 from nmc.engine import pim as k
 from nmc.engine.layout import MAPPING_NAMES
 from nmc.errors import ConfigError, ScenarioError
-from nmc.pim_analysis import crossover, pim_figures
+from nmc.analysis.pim import crossover, pim_figures
 from nmc.workload.scenario import MAPPINGS
 
 DATA = Path(__file__).parent / "data"
@@ -347,7 +347,7 @@ def test_roofline_draws_pim_engine(tmp_path):
 
 
 def test_sweep_over_mapping_and_banks_matches_analyze():
-    from nmc.sweep import sweep
+    from nmc.sweeps import sweep
     t = sweep("llama-2-7b", "hbm3-pim", {"mapping": ["host-only", "pim-gemv", "auto"],
                                          "pim_banks": [8, 32]}, phase="decode", context=1024)
     for i in range(len(t)):

@@ -2,7 +2,8 @@ import itertools
 
 import pytest
 
-from nmc import policy
+from nmc.analysis import policy
+from nmc.arch import export
 
 
 @pytest.mark.parametrize("t,pd,cls", [
@@ -11,17 +12,17 @@ from nmc import policy
     (1000, 10.0, "not controlled"), (2000, None, "unknown (die area not known)"),
 ])
 def test_thresholds(t, pd, cls):
-    assert policy.classify_values(t, pd) == cls
+    assert export.classify_values(t, pd) == cls
 
 
 def test_worked_examples_from_the_rule():
     # H100 dense FP8 1979 TFLOPS -> TPP ~ 15 830; A100 INT8 624 TOPS -> ~ 4 990; H20 FP8 296 -> ~ 2 370
-    h, which = policy.tpp("h100-sxm")
+    h, which = export.tpp("h100-sxm")
     assert h == pytest.approx(15830, rel=0.01) and which in ("fp8", "int8")
-    assert policy.tpp("a100-80g-sxm")[0] == pytest.approx(4992, rel=0.01)
-    assert policy.tpp("h20")[0] == pytest.approx(2368, rel=0.02)
-    assert policy.classify("h100-sxm")["class"] == "3A090.a"
-    assert policy.classify("h20")["class"] == "not controlled"
+    assert export.tpp("a100-80g-sxm")[0] == pytest.approx(4992, rel=0.01)
+    assert export.tpp("h20")[0] == pytest.approx(2368, rel=0.02)
+    assert export.classify("h100-sxm")["class"] == "3A090.a"
+    assert export.classify("h20")["class"] == "not controlled"
 
 
 # ---- best design under a cap (nmc.policy.best_design_under_cap) -------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nmc
-from nmc import sweep as sw
+from nmc import sweeps as sw
 from nmc.cli import main
 from nmc.engine.layout import RESULT_FIELDS
 from nmc.errors import ConfigError, NmcError, ScenarioError
@@ -63,7 +63,7 @@ def test_kernel_equals_api_other_families(arch, grid):
     t = nmc.sweep("tinyllama-1.1b", arch, grid, phase="decode")
     for i in range(len(t)):
         kw = {k: (t[k][i] if isinstance(t[k][i], str) else
-                  (int(t[k][i]) if k in sw.INT_FIELDS else float(t[k][i]))) for k in t.params}
+                  (int(t[k][i]) if k in sw.spec.INT_FIELDS else float(t[k][i]))) for k in t.params}
         r = nmc.analyze("tinyllama-1.1b", arch, phase="decode", **kw)
         for f in RESULT_FIELDS:
             if f not in t.columns:              # aimc_* columns: written for AIMC sweeps only
@@ -423,7 +423,7 @@ def test_pareto_mask_by_hand():
 
 
 def test_bench_json_quick(capsys, monkeypatch):
-    from nmc import bench
+    from nmc.report import bench
     monkeypatch.setattr(bench, "bench_grid", lambda quick: {"mem_bw": [1e12, 2e12],
                                                              "peak_bf16": [1e14],
                                                              "batch": [1, 2], "context": [64]})

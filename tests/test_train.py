@@ -20,7 +20,7 @@ from nmc.engine.collectives import (
     p2p_time,
 )
 from nmc.errors import ScenarioError
-from nmc.training import search, train
+from nmc.analysis.training import search, train
 
 DATA = Path(__file__).parent / "data"
 CLUSTER = str(DATA / "toy-cluster.toml")
@@ -292,8 +292,8 @@ def test_cli_train_and_search(capsys):
 
 def test_grid_matches_single_points(arch, gpt):
     from nmc.engine.train import N_TR, train_grid
-    from nmc.training import make_config
-    from nmc.vectors import model_vector
+    from nmc.analysis.training import make_config
+    from nmc.engine.vectors import model_vector
     spec = nmc.load_model(gpt)
     cfgs = [make_config(spec, arch, devices=8, tp=t, pp=p, global_batch=16, seq=512)[0]
             for t, p in ((1, 1), (2, 2), (8, 1))]
@@ -305,7 +305,7 @@ def test_grid_matches_single_points(arch, gpt):
 
 
 def test_validation_rows_are_modelled_or_explained():
-    from nmc.train_validation import megatron_flops, rows
+    from nmc.validation.training import megatron_flops, rows
     res = rows()
     assert res and all((r["modelled"] is not None) != bool(r["note"]) for r in res)
     ptdp = [r for r in res if r["id"].startswith("megatron-t2-ptdp") and r["error"] is not None]

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 import nmc
-from nmc import measurements
-from nmc.calibrate import calibrate, write_preset
+from nmc.validation import measurements
+from nmc.validation.calibrate import calibrate, write_preset
 from nmc.cli import main
 from nmc.errors import ConfigError
-from nmc.validate import predict_gpu, run
+from nmc.validation.gpu import predict_gpu
+from nmc.validation.runner import run
 
 HEADER = list(measurements.COLUMNS)
 

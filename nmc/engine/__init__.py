@@ -1,32 +1,17 @@
-"""The numba kernels: the one implementation of the cost equations (docs/model.md).
+"""numba only: the operator tables, the one cost kernel per family (gpu, pim, aimc), the
+collectives, the pass loop and its accumulator (passes.py) used by inference, training and the
+kernel API, and the point/grid evaluation. docs/model.md writes the equations out.
 
-Numba's on-disk cache only notices edits to the file that defines a function, not to the
-constants and callees it pulls in from other files. So the cache directory is keyed by a hash
-of every file the kernels depend on: any edit to them recompiles, a second process with the
-same sources starts warm."""
+Every kernel module is imported here, inside cache.kernels_cache_dir(), so that numba caches
+them under nmc's own directory without changing numba's global setting for anyone else."""
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
+from .cache import cache_dir, kernels_cache_dir
 
-import numba
+with kernels_cache_dir():
+    from . import (  # noqa: F401  (decorating the kernels: their cache path is fixed here)
+        aimc, aimc_train, collectives, gpu, mapping, ops, passes, pim, train, evaluate,
+    )
+    from .evaluate import evaluate_grid, evaluate_point  # noqa: F401
 
-
-def _cache_dir() -> str:
-    here = Path(__file__).resolve().parent
-    # arch/*.py: schema.py and the family *_params.py modules define the arch vector indices
-    files = sorted(here.glob("*.py")) + sorted((here.parent / "arch").glob("*.py"))
-    h = hashlib.sha1()
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    root = os.environ.get("NMC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "nmc", "numba")
-    return os.path.join(root, h.hexdigest()[:16])
-
-
-numba.config.CACHE_DIR = _cache_dir()
-
-from .layout import *  # noqa: E402,F401,F403
-from .kernels import evaluate_point, evaluate_grid  # noqa: E402,F401
+CACHE_DIR = cache_dir()     # where this process's kernels cache (sweep fingerprints use it)

@@ -36,8 +36,14 @@ from .aimc import (
     tile_timing,
 )
 from .gpu import energy_per_flop, matrix_peak
-from .kernels import ACC_ENERGY, N_ACC, run_pass
 from .layout import (
+    ACC_ENERGY,
+    AT_BWD_DIGITAL, AT_BWD_TILES, AT_CHIPS, AT_E_UPDATE, AT_ENERGY, AT_FITS, AT_FWD, AT_LIFETIME,
+    AT_MEM, AT_OPT, AT_REPROG, AT_STEP, AT_TILES, AT_TOKENS_PER_S, AT_UPDATE, AT_UPDATE_SHARE,
+    AT_WGRAD,
+    CH_ADC, CH_ADC_LOSSLESS, CH_ARRAY, CH_E_MVM, CH_EFF_BITS, CH_MVM, CH_OPS_J, CH_PEAK,
+    CH_PROG_CHIP, CH_PROG_TILE, CH_W_CHIP, CH_W_TILE,
+    N_ACC,
     A_E_FP32,
     A_E_MEM,
     A_EFF_COMPUTE,
@@ -71,17 +77,7 @@ from .layout import (
     T_MEM,
     T_TOTAL,
 )
-
-CHIP_FIELDS = ("weights_per_tile", "weights_per_chip", "tile_mvm_s", "tile_array_s",
-               "tile_adc_s", "peak_ops_per_chip", "tile_mvm_energy_j", "ops_per_joule",
-               "tile_program_s", "chip_program_s", "effective_bits", "adc_bits_lossless")
-N_CHIP = len(CHIP_FIELDS)
-
-TRAIN_FIELDS = ("t_forward_s", "t_backward_tiles_s", "t_backward_digital_s", "t_wgrad_s",
-                "t_optimizer_s", "t_update_s", "t_step_s", "tokens_per_s", "energy_j",
-                "energy_update_j", "update_share", "lifetime_steps", "tiles_needed",
-                "chips_needed", "reprogram", "train_memory_bytes", "fits")
-N_TRAIN = len(TRAIN_FIELDS)
+from .passes import run_pass
 
 ADAM_FLOPS = 10.0       # FP32 FLOP per weight per Adam step
 ADAM_BYTES = 32.0       # master weight, gradient, two moments: 16 B read + 16 B written
@@ -101,25 +97,26 @@ def chip_figures(a, out):
     e_mvm = (steps * (a[A_AIMC_ROWS] * a[A_AIMC_E_DAC] + a[A_AIMC_ROWS] * a[A_AIMC_COLS]
                       * a[A_AIMC_E_CELL] + outs * slices * adc_energy(a))
              + outs * a[A_AIMC_E_ACCUM])
-    out[0] = w_tile
-    out[1] = w_tile * a[A_AIMC_TILES]
-    out[2] = t_mvm
-    out[3] = t_arr
-    out[4] = t_adc
-    out[5] = a[A_AIMC_TILES] * tile_peak_ops(a)
-    out[6] = e_mvm
-    out[7] = 2.0 * w_tile / e_mvm if e_mvm > 0 else math.inf
-    out[8] = tile_program_time(a)
-    out[9] = a[A_AIMC_TILES] * tile_program_time(a) / a[A_AIMC_PROG_TILES]
-    out[10] = min(a[A_AIMC_WBITS], a[A_AIMC_INBITS], a[A_AIMC_ADCBITS])
+    out[CH_W_TILE] = w_tile
+    out[CH_W_CHIP] = w_tile * a[A_AIMC_TILES]
+    out[CH_MVM] = t_mvm
+    out[CH_ARRAY] = t_arr
+    out[CH_ADC] = t_adc
+    out[CH_PEAK] = a[A_AIMC_TILES] * tile_peak_ops(a)
+    out[CH_E_MVM] = e_mvm
+    out[CH_OPS_J] = 2.0 * w_tile / e_mvm if e_mvm > 0 else math.inf
+    out[CH_PROG_TILE] = tile_program_time(a)
+    out[CH_PROG_CHIP] = a[A_AIMC_TILES] * tile_program_time(a) / a[A_AIMC_PROG_TILES]
+    out[CH_EFF_BITS] = min(a[A_AIMC_WBITS], a[A_AIMC_INBITS], a[A_AIMC_ADCBITS])
     # bits a conversion needs to keep every LSB of one step: weight + input step + log2(rows)
-    out[11] = (a[A_AIMC_WBITS] / (cpw / a[A_AIMC_DIFF]) + a[A_AIMC_DACBITS]
+    out[CH_ADC_LOSSLESS] = (a[A_AIMC_WBITS] / (cpw / a[A_AIMC_DIFF]) + a[A_AIMC_DACBITS]
                + math.ceil(math.log2(a[A_AIMC_ROWS])))
 
 
 @njit(cache=True)
 def aimc_train_point(m, s, a, out):
-    """One training step of s[S_BATCH] sequences of s[S_PROMPT] tokens into out[N_TRAIN]."""
+    """One training step of s[S_BATCH] sequences of s[S_PROMPT] tokens into out[N_AIMC_TRAIN]
+    (AT_* offsets, layout.AIMC_TRAIN_FIELDS)."""
     ops = np.empty((N_SLOTS, N_OF))
     terms = np.empty((N_SLOTS, N_TERMS))
     acc = np.zeros(N_ACC)
@@ -164,20 +161,20 @@ def aimc_train_point(m, s, a, out):
     # endurance: per physical tile and step, the update plus forward and backward re-programming
     rewrites = (need + 2.0 * max(need - cap, 0.0)) / min(need, cap)
     mem = P * OPT_STATE_BYTES + ACT_BYTES_PER * b * q * m[M_D] * m[M_LAYERS]
-    out[0] = t_fwd
-    out[1] = t_bt
-    out[2] = t_bd
-    out[3] = t_wg
-    out[4] = t_opt
-    out[5] = t_upd
-    out[6] = t_step
-    out[7] = b * q / t_step
-    out[8] = energy
-    out[9] = e_upd
-    out[10] = t_upd / t_step
-    out[11] = a[A_AIMC_ENDURANCE] / (a[A_AIMC_ITERS] * rewrites)
-    out[12] = need
-    out[13] = needed
-    out[14] = 1.0 if need > cap else 0.0
-    out[15] = mem
-    out[16] = 1.0 if mem <= a[A_MEM_CAP] * a[A_MEM_USABLE] else 0.0
+    out[AT_FWD] = t_fwd
+    out[AT_BWD_TILES] = t_bt
+    out[AT_BWD_DIGITAL] = t_bd
+    out[AT_WGRAD] = t_wg
+    out[AT_OPT] = t_opt
+    out[AT_UPDATE] = t_upd
+    out[AT_STEP] = t_step
+    out[AT_TOKENS_PER_S] = b * q / t_step
+    out[AT_ENERGY] = energy
+    out[AT_E_UPDATE] = e_upd
+    out[AT_UPDATE_SHARE] = t_upd / t_step
+    out[AT_LIFETIME] = a[A_AIMC_ENDURANCE] / (a[A_AIMC_ITERS] * rewrites)
+    out[AT_TILES] = need
+    out[AT_CHIPS] = needed
+    out[AT_REPROG] = 1.0 if need > cap else 0.0
+    out[AT_MEM] = mem
+    out[AT_FITS] = 1.0 if mem <= a[A_MEM_CAP] * a[A_MEM_USABLE] else 0.0

@@ -1,77 +1,209 @@
-"""Indices of the flat vectors the kernels read and write.
+"""Every flat vector the kernels read or write, declared once.
 
-model vector (M_*), scenario vector (S_*), operator table rows (slots) and columns (O_*),
-per-operator result columns (T_*), per-point summary columns (R_*). Arch vector indices (A_*)
-come from nmc.arch.schema so that the TOML schema is the single list of parameters."""
+Each block below is ONE declaration: a list of (constant suffix, field name[, width]). declare()
+gives the entries consecutive offsets and defines the module constants PREFIX_SUFFIX, so no
+offset is ever typed by hand and two names can never share a slot (tests/test_layout.py checks
+every block). Blocks: model vector (M_*), scenario vector (S_*), operator slots (OP_*), operator
+kinds (K_*), operator-table columns (O_*), per-operator terms (T_*), bounds (BOUND_*), per-point
+results (R_*), the pass accumulator (ACC_*), the host structure stage (P_*, PX_*), the training
+configuration and results (C_*, TR_*) and the AIMC chip/training figures (CH_*, AT_*).
+Arch vector indices (A_*) come from nmc.arch.schema, the one list of preset parameters.
+
+Numba reads module-level integers as compile-time constants however they were defined, so the
+generated constants cost nothing in the kernels."""
 from ..arch.schema import INDEX as _AI, N_PARAMS  # noqa: F401
 
-# ---- model vector --------------------------------------------------------------------------
-M_LAYERS, M_D, M_HEADS, M_KV_HEADS, M_DQK, M_DV, M_KV_ELEMS, M_KV_SHARED, M_Q_OUT, M_KVB_K, \
-    M_KVB_N, M_O_K, M_FF, M_GATED, M_EXPERTS, M_TOPK, M_FFE, M_SHARED_FF, M_MOE_LAYERS, \
-    M_VOCAB, M_PARAMS = range(21)
-N_MODEL = 21
-MODEL_FIELDS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_qk", "d_v", "kv_elems",
-                "kv_shared", "q_out", "kvb_k", "kvb_n", "o_k", "d_ff", "gated", "n_experts",
-                "top_k", "d_ff_expert", "shared_ff", "n_moe_layers", "vocab", "params_total")
 
-# ---- scenario vector -----------------------------------------------------------------------
-S_PHASE, S_BATCH, S_PROMPT, S_CONTEXT, S_GEN, S_TP, S_WDT, S_ADT, S_KVDT = range(9)
-N_SCEN = 9
-SCEN_FIELDS = ("phase", "batch", "prompt", "context", "generate", "tp", "weights", "activations", "kv")
-# mapping policy (nmc/engine/mapping.py): which engine runs which operator
-S_MAPPING = N_SCEN
-N_SCEN += 1
-SCEN_FIELDS += ("mapping",)
-MAP_HOST_ONLY, MAP_PIM_GEMV, MAP_PIM_ATTENTION, MAP_PIM_ALL_DECODE, MAP_AUTO = range(5)
-MAPPING_NAMES = ("host-only", "pim-gemv", "pim-attention", "pim-all-decode", "auto")
-PHASE_PREFILL, PHASE_DECODE, PHASE_GENERATE = 0, 1, 2
-DT_BYTES = (4.0, 2.0, 2.0, 1.0, 1.0, 0.5)      # fp32 bf16 fp16 fp8 int8 int4
+def declare(prefix: str, entries, start: int = 0) -> tuple:
+    """Define PREFIX_SUFFIX = offset for each entry (suffix, field[, width]) of a block, in
+    order from `start`; returns the field names (a field of width w names its first slot;
+    PREFIX_SUFFIX + k for k < w addresses the rest). The block's end is start + the widths."""
+    g = globals()
+    off = start
+    fields = []
+    for e in entries:
+        suffix, field = e[0], e[1]
+        width = e[2] if len(e) > 2 else 1
+        name = f"{prefix}_{suffix}"
+        if name in g:
+            raise ValueError(f"layout: {name} declared twice")
+        g[name] = off
+        fields.append(field)
+        off += width
+    _BLOCKS[prefix] = (start, off)
+    return tuple(fields)
+
+
+_BLOCKS: dict[str, tuple[int, int]] = {}     # prefix -> (first offset, end); for tests
+
+
+def block_end(prefix: str) -> int:
+    return _BLOCKS[prefix][1]
+
+
+# ---- model vector ----------------------------------------------------------------------------
+MODEL_FIELDS = declare("M", [
+    ("LAYERS", "n_layers"), ("D", "d_model"), ("HEADS", "n_heads"), ("KV_HEADS", "n_kv_heads"),
+    ("DQK", "d_qk"), ("DV", "d_v"), ("KV_ELEMS", "kv_elems"), ("KV_SHARED", "kv_shared"),
+    ("Q_OUT", "q_out"), ("KVB_K", "kvb_k"), ("KVB_N", "kvb_n"), ("O_K", "o_k"), ("FF", "d_ff"),
+    ("GATED", "gated"), ("EXPERTS", "n_experts"), ("TOPK", "top_k"), ("FFE", "d_ff_expert"),
+    ("SHARED_FF", "shared_ff"), ("MOE_LAYERS", "n_moe_layers"), ("VOCAB", "vocab"),
+    ("PARAMS", "params_total"),
+])
+N_MODEL = block_end("M")
+
+# ---- scenario vector -------------------------------------------------------------------------
+SCEN_FIELDS = declare("S", [
+    ("PHASE", "phase"), ("BATCH", "batch"), ("PROMPT", "prompt"), ("CONTEXT", "context"),
+    ("GEN", "generate"), ("TP", "tp"), ("WDT", "weights"), ("ADT", "activations"),
+    ("KVDT", "kv"),
+    ("MAPPING", "mapping"),     # which engine runs which operator (nmc/engine/mapping.py)
+])
+N_SCEN = block_end("S")
+MAPPING_NAMES = declare("MAP", [
+    ("HOST_ONLY", "host-only"), ("PIM_GEMV", "pim-gemv"), ("PIM_ATTENTION", "pim-attention"),
+    ("PIM_ALL_DECODE", "pim-all-decode"), ("AUTO", "auto"),
+])
+PHASE_NAMES = declare("PHASE", [("PREFILL", "prefill"), ("DECODE", "decode"),
+                                ("GENERATE", "generate")])
+DT_BYTES = (4.0, 2.0, 2.0, 1.0, 1.0, 0.5)      # fp32 bf16 fp16 fp8 int8 int4 (dtype codes)
 
 # ---- operator slots (rows of the op table) --------------------------------------------------
-(OP_EMBED, OP_NORM1, OP_QKV, OP_KVB, OP_SCORE, OP_SOFTMAX, OP_CONTEXT, OP_OPROJ, OP_ALLREDUCE,
- OP_RESID, OP_NORM2, OP_UP, OP_ACT, OP_DOWN, OP_ROUTER, OP_EUP, OP_EACT, OP_EDOWN, OP_SUP,
- OP_SDOWN, OP_FNORM, OP_LMHEAD) = range(22)
-N_SLOTS = 22
-OP_NAMES = ("embed", "attn_norm", "qkv_proj", "kv_up_proj", "attn_score", "softmax",
-            "attn_context", "o_proj", "tp_allreduce", "residual_add", "mlp_norm", "mlp_up",
-            "mlp_act", "mlp_down", "moe_router", "expert_up", "expert_act", "expert_down",
-            "shared_up", "shared_down", "final_norm", "lm_head")
+OP_NAMES = declare("OP", [
+    ("EMBED", "embed"), ("NORM1", "attn_norm"), ("QKV", "qkv_proj"), ("KVB", "kv_up_proj"),
+    ("SCORE", "attn_score"), ("SOFTMAX", "softmax"), ("CONTEXT", "attn_context"),
+    ("OPROJ", "o_proj"), ("ALLREDUCE", "tp_allreduce"), ("RESID", "residual_add"),
+    ("NORM2", "mlp_norm"), ("UP", "mlp_up"), ("ACT", "mlp_act"), ("DOWN", "mlp_down"),
+    ("ROUTER", "moe_router"), ("EUP", "expert_up"), ("EACT", "expert_act"),
+    ("EDOWN", "expert_down"), ("SUP", "shared_up"), ("SDOWN", "shared_down"),
+    ("FNORM", "final_norm"), ("LMHEAD", "lm_head"),
+])
+N_SLOTS = block_end("OP")
 
-# operator kinds
-K_GEMM, K_SCORE, K_SOFTMAX, K_CONTEXT, K_NORM, K_ELTWISE, K_EMBED, K_LMHEAD, K_COMM = range(9)
-KIND_NAMES = ("gemm", "attn_score", "softmax", "attn_context", "norm", "elementwise",
-              "embedding", "lm_head", "comm")
+KIND_NAMES = declare("K", [
+    ("GEMM", "gemm"), ("SCORE", "attn_score"), ("SOFTMAX", "softmax"),
+    ("CONTEXT", "attn_context"), ("NORM", "norm"), ("ELTWISE", "elementwise"),
+    ("EMBED", "embedding"), ("LMHEAD", "lm_head"), ("COMM", "comm"),
+])
 
-# operator table columns
-(O_COUNT, O_KIND, O_M, O_N, O_K, O_G, O_FLOPS, O_W, O_AIN, O_AOUT, O_KVRD, O_KVWR, O_COMM,
- O_DTYPE, O_KERNELS, O_STATIC, O_TFRAC) = range(17)
-N_OF = 17
+# operator-table columns (per instance; O_COUNT instances run)
+OP_COLUMNS = declare("O", [
+    ("COUNT", "count"), ("KIND", "kind"), ("M", "M"), ("N", "N"), ("K", "K"), ("G", "groups"),
+    ("FLOPS", "flops"), ("W", "weight_bytes"), ("AIN", "act_in_bytes"),
+    ("AOUT", "act_out_bytes"), ("KVRD", "kv_read_bytes"), ("KVWR", "kv_write_bytes"),
+    ("COMM", "comm_bytes"), ("DTYPE", "dtype"), ("KERNELS", "kernels"),
+    ("STATIC", "static_weights"), ("TFRAC", "tile_fraction"),
+])
+N_OF = block_end("O")
 
 # per-operator results (per instance unless noted)
-(T_COMPUTE, T_MEM, T_LAT, T_COMM, T_TOTAL, T_ENERGY, T_DRAM, T_SRAM, T_BOUND, T_ENGINE,
- T_PEAK) = range(11)
-N_TERMS = 11
-BOUND_COMPUTE, BOUND_MEMORY, BOUND_LATENCY, BOUND_COMM = range(4)
-BOUND_NAMES = ("compute", "memory", "latency", "comm")
+TERM_FIELDS = declare("T", [
+    ("COMPUTE", "t_compute_s"), ("MEM", "t_memory_s"), ("LAT", "t_latency_s"),
+    ("COMM", "t_comm_s"), ("TOTAL", "time_s"), ("ENERGY", "energy_j"), ("DRAM", "dram_bytes"),
+    ("SRAM", "sram_bytes"), ("BOUND", "bound"), ("ENGINE", "engine"), ("PEAK", "peak_flops"),
+])
+N_TERMS = block_end("T")
+BOUND_NAMES = declare("BOUND", [("COMPUTE", "compute"), ("MEMORY", "memory"),
+                                ("LATENCY", "latency"), ("COMM", "comm")])
 
-# per-point summary
-(R_LATENCY, R_TOKENS_PER_S, R_ENERGY, R_ENERGY_PER_TOKEN, R_T_COMPUTE, R_T_MEM, R_T_LAT,
- R_T_COMM, R_FLOPS, R_DRAM, R_MEM_FOOTPRINT, R_FITS, R_BOUND, R_TTFT, R_TPOT, R_MAX_BATCH,
- R_WEIGHT_BYTES, R_KV_BYTES, R_ACT_BYTES) = range(19)
-N_RESULTS = 19
-RESULT_FIELDS = ("latency_s", "tokens_per_s", "energy_j", "energy_per_token_j", "t_compute_s",
-                 "t_memory_s", "t_latency_s", "t_comm_s", "flops", "dram_bytes",
-                 "memory_bytes", "fits", "bound", "ttft_s", "tpot_s", "max_batch",
-                 "weight_bytes", "kv_bytes", "activation_bytes")
-
-# AIMC whole-model figures (nmc/engine/aimc.py, aimc_summary); NaN on other families
-(R_AIMC_TILES, R_AIMC_CHIPS, R_AIMC_REPROG, R_AIMC_T_REPROG, R_AIMC_LIFETIME, R_AIMC_EFF_BITS,
- R_AIMC_BOUND, R_AIMC_UTIL, R_AIMC_PEAK) = range(N_RESULTS, N_RESULTS + 9)
-N_RESULTS += 9
-RESULT_FIELDS += ("aimc_tiles_needed", "aimc_chips_needed", "aimc_reprogram",
-                  "aimc_reprogram_s_per_token", "aimc_lifetime_tokens", "aimc_effective_bits",
-                  "aimc_bound", "aimc_tile_utilization", "aimc_peak_ops")
+# ---- per-point summary -----------------------------------------------------------------------
+RESULT_FIELDS = declare("R", [
+    ("LATENCY", "latency_s"), ("TOKENS_PER_S", "tokens_per_s"), ("ENERGY", "energy_j"),
+    ("ENERGY_PER_TOKEN", "energy_per_token_j"), ("T_COMPUTE", "t_compute_s"),
+    ("T_MEM", "t_memory_s"), ("T_LAT", "t_latency_s"), ("T_COMM", "t_comm_s"),
+    ("FLOPS", "flops"), ("DRAM", "dram_bytes"), ("MEM_FOOTPRINT", "memory_bytes"),
+    ("FITS", "fits"), ("BOUND", "bound"), ("TTFT", "ttft_s"), ("TPOT", "tpot_s"),
+    ("MAX_BATCH", "max_batch"), ("WEIGHT_BYTES", "weight_bytes"), ("KV_BYTES", "kv_bytes"),
+    ("ACT_BYTES", "activation_bytes"),
+    # AIMC whole-model figures (nmc/engine/aimc.py, aimc_summary); NaN on other families
+    ("AIMC_TILES", "aimc_tiles_needed"), ("AIMC_CHIPS", "aimc_chips_needed"),
+    ("AIMC_REPROG", "aimc_reprogram"), ("AIMC_T_REPROG", "aimc_reprogram_s_per_token"),
+    ("AIMC_LIFETIME", "aimc_lifetime_tokens"), ("AIMC_EFF_BITS", "aimc_effective_bits"),
+    ("AIMC_BOUND", "aimc_bound"), ("AIMC_UTIL", "aimc_tile_utilization"),
+    ("AIMC_PEAK", "aimc_peak_ops"),
+])
+N_RESULTS = block_end("R")
 AIMC_BOUND_NAMES = ("array", "adc", "digital", "capacity", "interchip")
+
+# ---- one or more passes summed (nmc/engine/passes.py) ----------------------------------------
+ACC_FIELDS = declare("ACC", [
+    ("COMPUTE", "t_compute_s"), ("MEM", "t_memory_s"), ("LAT", "t_latency_s"),
+    ("COMM", "t_comm_s"), ("TIME", "time_s"), ("ENERGY", "energy_j"), ("FLOPS", "flops"),
+    ("DRAM", "dram_bytes"),
+])
+N_ACC = block_end("ACC")
+
+# Host structure stage (passes.prepare_host): prep[P_*, j] for the j-th active operator row;
+# px[PX_*] holds per-pass sums, the footprint and the per-class rates (cost_host).
+declare("P", [
+    ("ROW", "row"), ("N", "count"), ("CLS", "compute class"), ("ECLS", "energy class"),
+    ("WORK", "FLOPs at full shape efficiency"), ("FLOPS", "flops"), ("DRAM", "dram bytes"),
+    ("SRAM", "on-chip bytes"), ("KERN", "kernels"), ("LINK", "link bytes"),
+    ("STEPS", "latency steps"), ("COMM", "is collective"), ("NW", "count x work"),
+    ("ND", "count x dram"), ("NS", "count x sram"),
+])
+N_PREP = block_end("P")
+N_CLASSES = 6                                  # dtype codes: compute and energy classes
+declare("PX", [
+    ("ACTIVE", "active rows"), ("KERN", "kernels"), ("LINK", "link bytes"),
+    ("STEPS", "latency steps"), ("NCOMM", "collectives"), ("FLOPS", "flops"),
+    ("DRAM", "dram bytes"), ("SRAM", "sram bytes"),
+    ("F0", "flops per energy class", N_CLASSES),
+    # the footprint of the pass's point (point_into)
+    ("W", "weight bytes"), ("KV", "kv bytes"), ("ACT", "activation bytes"),
+    ("KV1", "kv bytes of one sequence"), ("ACT1", "activation bytes of one sequence"),
+    # per-class rates of the arch (cost_host)
+    ("RC", "seconds per FLOP per class", N_CLASSES), ("EC", "joules per FLOP per class", N_CLASSES),
+])
+N_PX = block_end("PX")
+
+# ---- training configuration and results (nmc/engine/train.py) --------------------------------
+CFG_FIELDS = declare("C", [
+    ("TP", "tp"), ("PP", "pp"), ("DP", "dp"), ("EP", "ep"), ("MB", "micro_batch"),
+    ("NMICRO", "n_micro"), ("SEQ", "seq"), ("RECOMP", "recompute"), ("ZERO", "zero"),
+    ("WDT", "weights"), ("ADT", "activations"), ("VPP", "vpp"), ("SP", "sequence_parallel"),
+    ("OVERLAP", "overlap_dp"), ("ALGO", "algorithm"), ("GRAD_BYTES", "grad_bytes"),
+    ("UNFUSED", "unfused_attention"), ("OVERLAP_EP", "overlap_ep"),
+])
+N_CFG = block_end("C")
+RECOMP_NAMES = declare("RECOMP", [("NONE", "none"), ("SELECTIVE", "selective"),
+                                  ("FULL", "full")])
+TR_FIELDS = declare("TR", [
+    ("STEP", "step_time_s"), ("TOKENS_PER_S", "tokens_per_s"),
+    ("MODEL_FLOPS", "model_flops_per_step"), ("HW_FLOPS", "hardware_flops_per_step"),
+    ("MFU", "mfu"), ("HFU", "hfu"), ("MODEL_TFLOPS_DEV", "model_tflops_per_device"),
+    ("HW_TFLOPS_DEV", "hardware_tflops_per_device"), ("T_COMPUTE", "t_compute_s"),
+    ("T_MEM", "t_memory_s"), ("T_LAT", "t_latency_s"), ("T_TP", "t_comm_tp_s"),
+    ("T_PP", "t_comm_pp_s"), ("T_EP", "t_comm_ep_s"), ("T_DP", "t_comm_dp_s"),
+    ("T_OPT", "t_optimizer_s"), ("T_BUBBLE", "t_bubble_s"), ("T_FWD", "t_forward_mb_s"),
+    ("T_BWD", "t_backward_mb_s"), ("T_RECOMP", "t_recompute_mb_s"), ("T_MB", "t_micro_batch_s"),
+    ("MEM_W", "mem_weights_bytes"), ("MEM_G", "mem_grads_bytes"),
+    ("MEM_OPT", "mem_optimizer_bytes"), ("MEM_ACT", "mem_activations_bytes"),
+    ("MEM_TOTAL", "mem_total_bytes"), ("MEM_CAP", "mem_capacity_bytes"), ("FITS", "fits"),
+    ("ENERGY", "energy_per_step_j"), ("PARAMS_DEV", "params_per_device"),
+    ("BUBBLE_FRAC", "bubble_fraction"), ("LAYERS_STAGE", "layers_per_stage"),
+    ("TOKENS_STEP", "tokens_per_step"), ("DP_BYTES", "dp_bytes_per_step"),
+])
+N_TR = block_end("TR")
+
+# ---- AIMC chip figures and training step (nmc/engine/aimc_train.py) --------------------------
+CHIP_FIELDS = declare("CH", [
+    ("W_TILE", "weights_per_tile"), ("W_CHIP", "weights_per_chip"), ("MVM", "tile_mvm_s"),
+    ("ARRAY", "tile_array_s"), ("ADC", "tile_adc_s"), ("PEAK", "peak_ops_per_chip"),
+    ("E_MVM", "tile_mvm_energy_j"), ("OPS_J", "ops_per_joule"), ("PROG_TILE", "tile_program_s"),
+    ("PROG_CHIP", "chip_program_s"), ("EFF_BITS", "effective_bits"),
+    ("ADC_LOSSLESS", "adc_bits_lossless"),
+])
+N_CHIP = block_end("CH")
+AIMC_TRAIN_FIELDS = declare("AT", [
+    ("FWD", "t_forward_s"), ("BWD_TILES", "t_backward_tiles_s"),
+    ("BWD_DIGITAL", "t_backward_digital_s"), ("WGRAD", "t_wgrad_s"), ("OPT", "t_optimizer_s"),
+    ("UPDATE", "t_update_s"), ("STEP", "t_step_s"), ("TOKENS_PER_S", "tokens_per_s"),
+    ("ENERGY", "energy_j"), ("E_UPDATE", "energy_update_j"), ("UPDATE_SHARE", "update_share"),
+    ("LIFETIME", "lifetime_steps"), ("TILES", "tiles_needed"), ("CHIPS", "chips_needed"),
+    ("REPROG", "reprogram"), ("MEM", "train_memory_bytes"), ("FITS", "fits"),
+])
+N_AIMC_TRAIN = block_end("AT")
 
 # ---- architecture vector (from the schema) ----------------------------------------------------
 A_PEAK_FP32 = _AI["peak_fp32"]

@@ -4,14 +4,16 @@ The forward pass of one micro-batch on one pipeline stage is the inference opera
 (ops.build_ops with q = seq new tokens, no cache) with three training changes: the LM head and
 the loss run on every position, no KV cache is written, and with expert parallelism each device
 holds n_experts / ep experts and receives the tokens of ep devices. Backward is derived from it
-row by row (two GEMMs per forward GEMM), recomputation repeats some forward rows, and every row
-is costed with gpu.gpu_cost (the one roofline). Collectives come from collectives.py.
+row by row (two GEMMs per forward GEMM), recomputation repeats some forward rows, and every
+table is priced by the inference pass loop (passes.cost_rows on the host: the same roofline
+and the same accumulator as nmc.analyze). Collectives come from collectives.py.
 
     t_mb   = t_fwd + t_bwd + t_recompute + t_tp + t_ep + t_pp + t_dp(per micro-batch, exposed)
     t_step = n_micro * t_mb + (pp - 1) / vpp * t_mb + t_dp(per step, exposed) + t_optimizer
 
-The configuration enters as a flat vector (C_*), results leave as one (TR_*); train_grid
-evaluates many configurations in parallel without Python objects per point."""
+The configuration enters as a flat vector (C_*), results leave as one (TR_*; both declared in
+layout.py); train_grid evaluates many configurations in parallel without Python objects per
+point."""
 import math
 
 import numpy as np
@@ -25,114 +27,32 @@ from .collectives import (
     group_time,
     p2p_time,
 )
-from .gpu import gpu_cost, matrix_peak
+from .gpu import matrix_peak
 from .layout import (
-    A_E_LINK,
-    A_MEM_CAP,
-    A_MEM_USABLE,
-    A_P_STATIC,
-    DT_BYTES,
-    K_COMM,
-    K_CONTEXT,
-    K_ELTWISE,
-    K_GEMM,
-    K_LMHEAD,
-    K_NORM,
-    K_SCORE,
-    M_D,
-    M_EXPERTS,
-    M_FF,
-    M_FFE,
-    M_GATED,
-    M_HEADS,
-    M_KVB_K,
-    M_KVB_N,
-    M_LAYERS,
-    M_MOE_LAYERS,
-    M_O_K,
-    M_PARAMS,
-    M_Q_OUT,
-    M_SHARED_FF,
-    M_TOPK,
-    M_VOCAB,
-    N_OF,
-    N_SLOTS,
-    N_TERMS,
-    O_AIN,
-    O_AOUT,
-    O_COMM,
-    O_COUNT,
-    O_FLOPS,
-    O_K,
-    O_KERNELS,
-    O_KIND,
-    O_KVRD,
-    O_KVWR,
-    O_M,
-    O_N,
-    O_TFRAC,
-    O_W,
-    OP_ACT,
-    OP_ALLREDUCE,
-    OP_CONTEXT,
-    OP_DOWN,
-    OP_EACT,
-    OP_EDOWN,
-    OP_EMBED,
-    OP_EUP,
-    OP_FNORM,
-    OP_KVB,
-    OP_LMHEAD,
-    OP_NORM1,
-    OP_NORM2,
-    OP_OPROJ,
-    OP_QKV,
-    OP_ROUTER,
-    OP_SCORE,
-    OP_SDOWN,
-    OP_SOFTMAX,
-    OP_SUP,
-    OP_UP,
-    T_COMPUTE,
-    T_ENERGY,
-    T_LAT,
-    T_MEM,
+    ACC_COMPUTE, ACC_ENERGY, ACC_LAT, ACC_MEM, A_E_LINK, A_MEM_CAP, A_MEM_USABLE, A_P_STATIC,
+    C_ADT, C_ALGO, C_DP, C_EP, C_GRAD_BYTES, C_MB, C_NMICRO, C_OVERLAP, C_OVERLAP_EP, C_PP,
+    C_RECOMP, C_SEQ, C_SP, C_TP, C_UNFUSED, C_VPP, C_WDT, C_ZERO, DT_BYTES, K_COMM, K_CONTEXT,
+    K_ELTWISE, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, MAP_HOST_ONLY, M_D, M_EXPERTS, M_FF, M_FFE,
+    M_GATED, M_HEADS, M_KVB_K, M_KVB_N, M_LAYERS, M_MOE_LAYERS, M_O_K, M_PARAMS, M_Q_OUT,
+    M_SHARED_FF, M_TOPK, M_VOCAB, N_ACC, N_OF, N_SCEN, N_SLOTS, N_TERMS, N_TR, OP_ACT,
+    OP_ALLREDUCE, OP_CONTEXT, OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB,
+    OP_LMHEAD, OP_NORM1, OP_NORM2, OP_OPROJ, OP_QKV, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX,
+    OP_SUP, OP_UP, O_AIN, O_AOUT, O_COMM, O_COUNT, O_FLOPS, O_K, O_KERNELS, O_KIND, O_KVRD, O_KVWR,
+    O_M, O_N, O_TFRAC, O_W, RECOMP_FULL, RECOMP_NONE, RECOMP_SELECTIVE, S_MAPPING, S_TP,
+    TR_BUBBLE_FRAC, TR_DP_BYTES, TR_ENERGY, TR_FITS, TR_HFU, TR_HW_FLOPS, TR_HW_TFLOPS_DEV,
+    TR_LAYERS_STAGE, TR_MEM_ACT, TR_MEM_CAP, TR_MEM_G, TR_MEM_OPT, TR_MEM_TOTAL, TR_MEM_W, TR_MFU,
+    TR_MODEL_FLOPS, TR_MODEL_TFLOPS_DEV, TR_PARAMS_DEV, TR_STEP, TR_TOKENS_PER_S, TR_TOKENS_STEP,
+    TR_T_BUBBLE, TR_T_BWD, TR_T_COMPUTE, TR_T_DP, TR_T_EP, TR_T_FWD, TR_T_LAT, TR_T_MB, TR_T_MEM,
+    TR_T_OPT, TR_T_PP, TR_T_RECOMP, TR_T_TP,
 )
 from .ops import NORM_FLOPS, SOFTMAX_FLOPS, _gemm, _vec, build_ops
-
-# ---- configuration vector -------------------------------------------------------------------
-(C_TP, C_PP, C_DP, C_EP, C_MB, C_NMICRO, C_SEQ, C_RECOMP, C_ZERO, C_WDT, C_ADT, C_VPP, C_SP,
- C_OVERLAP, C_ALGO, C_GRAD_BYTES, C_UNFUSED, C_OVERLAP_EP) = range(18)
-N_CFG = 18
-CFG_FIELDS = ("tp", "pp", "dp", "ep", "micro_batch", "n_micro", "seq", "recompute", "zero",
-              "weights", "activations", "vpp", "sequence_parallel", "overlap_dp", "algorithm",
-              "grad_bytes", "unfused_attention", "overlap_ep")
-RECOMP_NONE, RECOMP_SELECTIVE, RECOMP_FULL = range(3)
-RECOMP_NAMES = ("none", "selective", "full")
-
-# ---- results ---------------------------------------------------------------------------------
-(TR_STEP, TR_TOKENS_PER_S, TR_MODEL_FLOPS, TR_HW_FLOPS, TR_MFU, TR_HFU, TR_MODEL_TFLOPS_DEV,
- TR_HW_TFLOPS_DEV, TR_T_COMPUTE, TR_T_MEM, TR_T_LAT, TR_T_TP, TR_T_PP, TR_T_EP, TR_T_DP,
- TR_T_OPT, TR_T_BUBBLE, TR_T_FWD, TR_T_BWD, TR_T_RECOMP, TR_T_MB, TR_MEM_W, TR_MEM_G, TR_MEM_OPT,
- TR_MEM_ACT, TR_MEM_TOTAL, TR_MEM_CAP, TR_FITS, TR_ENERGY, TR_PARAMS_DEV, TR_BUBBLE_FRAC,
- TR_LAYERS_STAGE, TR_TOKENS_STEP, TR_DP_BYTES) = range(34)
-N_TR = 34
-TR_FIELDS = ("step_time_s", "tokens_per_s", "model_flops_per_step", "hardware_flops_per_step",
-             "mfu", "hfu", "model_tflops_per_device", "hardware_tflops_per_device",
-             "t_compute_s", "t_memory_s", "t_latency_s", "t_comm_tp_s", "t_comm_pp_s",
-             "t_comm_ep_s", "t_comm_dp_s", "t_optimizer_s", "t_bubble_s", "t_forward_mb_s",
-             "t_backward_mb_s", "t_recompute_mb_s", "t_micro_batch_s", "mem_weights_bytes",
-             "mem_grads_bytes", "mem_optimizer_bytes", "mem_activations_bytes", "mem_total_bytes",
-             "mem_capacity_bytes", "fits", "energy_per_step_j", "params_per_device",
-             "bubble_fraction", "layers_per_stage", "tokens_per_step", "dp_bytes_per_step")
+from .passes import cost_rows
 
 OPT_STATE_BYTES = 12.0      # fp32 master weights + Adam m + v per parameter
 PARAM_BYTES = 2.0           # bf16 working copy of the weights (also under fp8 GEMMs)
 OPT_FLOPS = 14.0            # AdamW update per parameter (moments, bias correction, decay, step)
 BWD_ATTN = 2.0              # backward of the attention core = 2x its forward FLOPs
-
-# accumulator slots
-ACC_COMP, ACC_MEMT, ACC_LATT, ACC_EN, ACC_FL, ACC_TIME = range(6)
+SEL_ALL, SEL_LAYERS, SEL_ATTN_CORE = 0, 1, 2   # row selections (select_rows, matrix_flops)
 
 
 @njit(cache=True, inline="always")
@@ -231,8 +151,9 @@ def _copy_row(src, i, dst, j):
 
 
 @njit(cache=True)
-def backward_rows(ops, i, gb, wb, sc):
-    """Write the backward kernels of forward row i into sc[0] (and sc[1]); return how many.
+def backward_rows(ops, i, gb, wb, sc, j0):
+    """Write the backward kernels of forward row i into sc[j0] (and sc[j0 + 1]); return how
+    many.
 
     A GEMM Y[M,N] = X[M,K] W[K,N] becomes two GEMMs: dX[M,K] = dY W^T (reads dY and W, writes
     dX) and dW[K,N] = X^T dY (reads X and dY, reads and writes the gradient accumulator of
@@ -240,101 +161,77 @@ def backward_rows(ops, i, gb, wb, sc):
     and reads and writes twice its forward bytes; vector ops read their input and dY and write
     dX (2x FLOPs)."""
     kind = int(ops[i, O_KIND])
-    _copy_row(ops, i, sc, 0)
+    _copy_row(ops, i, sc, j0)
     if kind == K_GEMM or kind == K_LMHEAD:
         M = ops[i, O_M]
         N = ops[i, O_N]
         K = ops[i, O_K]
         # dgrad: M x K output, reduction over N, W as the stationary operand
-        sc[0, O_N] = K
-        sc[0, O_K] = N
-        sc[0, O_AIN] = ops[i, O_AOUT]
-        sc[0, O_AOUT] = ops[i, O_AIN]
+        sc[j0, O_N] = K
+        sc[j0, O_K] = N
+        sc[j0, O_AIN] = ops[i, O_AOUT]
+        sc[j0, O_AOUT] = ops[i, O_AIN]
         # wgrad: K x N output, reduction over the M tokens, dY as the streamed operand
-        _copy_row(ops, i, sc, 1)
-        sc[1, O_M] = K
-        sc[1, O_N] = N
-        sc[1, O_K] = M
-        sc[1, O_AIN] = ops[i, O_AIN]
-        sc[1, O_W] = ops[i, O_AOUT]
-        sc[1, O_AOUT] = 2.0 * ops[i, O_W] * gb / wb
+        j1 = j0 + 1
+        _copy_row(ops, i, sc, j1)
+        sc[j1, O_M] = K
+        sc[j1, O_N] = N
+        sc[j1, O_K] = M
+        sc[j1, O_AIN] = ops[i, O_AIN]
+        sc[j1, O_W] = ops[i, O_AOUT]
+        sc[j1, O_AOUT] = 2.0 * ops[i, O_W] * gb / wb
         return 2
     if kind == K_SCORE or kind == K_CONTEXT:
-        sc[0, O_FLOPS] = BWD_ATTN * ops[i, O_FLOPS]
-        sc[0, O_AIN] = 2.0 * ops[i, O_AIN] + ops[i, O_AOUT]
-        sc[0, O_AOUT] = ops[i, O_AIN] + ops[i, O_KVRD]
+        sc[j0, O_FLOPS] = BWD_ATTN * ops[i, O_FLOPS]
+        sc[j0, O_AIN] = 2.0 * ops[i, O_AIN] + ops[i, O_AOUT]
+        sc[j0, O_AOUT] = ops[i, O_AIN] + ops[i, O_KVRD]
         return 1
-    sc[0, O_FLOPS] = 2.0 * ops[i, O_FLOPS]
-    sc[0, O_AIN] = ops[i, O_AIN] + ops[i, O_AOUT]
-    sc[0, O_AOUT] = ops[i, O_AIN]
+    sc[j0, O_FLOPS] = 2.0 * ops[i, O_FLOPS]
+    sc[j0, O_AIN] = ops[i, O_AIN] + ops[i, O_AOUT]
+    sc[j0, O_AOUT] = ops[i, O_AIN]
     if ops[i, O_W] > 0.0:
-        sc[0, O_W] = ops[i, O_W] * (1.0 + 2.0 * gb / wb)
+        sc[j0, O_W] = ops[i, O_W] * (1.0 + 2.0 * gb / wb)
     return 1
 
 
 @njit(cache=True)
-def _acc_row(tab, j, a, tp, terms, acc, n):
-    """Cost row j of tab with gpu_cost, add n instances to acc, return their time."""
-    gpu_cost(tab, j, a, tp, terms)
-    tc = terms[j, T_COMPUTE]
-    tm = terms[j, T_MEM]
-    tl = terms[j, T_LAT]
-    if tc >= tm:
-        acc[ACC_COMP] += n * tc
-    else:
-        acc[ACC_MEMT] += n * tm
-    acc[ACC_LATT] += n * tl
-    acc[ACC_EN] += n * terms[j, T_ENERGY]
-    if _is_matrix(int(tab[j, O_KIND])):
-        acc[ACC_FL] += n * tab[j, O_FLOPS]
-    t = n * (max(tc, tm) + tl)
-    acc[ACC_TIME] += t
-    return t
+def backward_table(ops, gb, wb, bops):
+    """The backward pass of forward table ops as an operator table bops[2 N_SLOTS, N_OF]: rows
+    2i and 2i + 1 hold the backward kernels of forward row i (count 0 where there is one)."""
+    for j in range(bops.shape[0]):
+        bops[j, O_COUNT] = 0.0
+    for i in range(N_SLOTS):
+        if ops[i, O_COUNT] == 0.0 or int(ops[i, O_KIND]) == K_COMM:
+            continue
+        backward_rows(ops, i, gb, wb, bops, 2 * i)
 
 
 @njit(cache=True)
 def _selected(i, sel):
-    if sel == 1:
+    if sel == SEL_LAYERS:
         return _is_layer_row(i)
-    if sel == 2:
+    if sel == SEL_ATTN_CORE:
         return _is_attn_core(i)
     return True
 
 
 @njit(cache=True)
-def cost_rows(ops, a, tp, terms, acc, sel):
-    """Cost the forward (non-communication) rows and add count-weighted totals to acc.
-    sel: 0 every row, 1 the rows inside the layers, 2 the attention core only."""
-    total = 0.0
+def select_rows(ops, sel, out):
+    """out = ops with every row outside `sel` switched off (count 0), and the collectives too
+    (training prices its communication itself, below). SEL_ALL: every row; SEL_LAYERS: the rows
+    inside the layers (full recomputation); SEL_ATTN_CORE: the attention core (selective)."""
     for i in range(N_SLOTS):
-        n = ops[i, O_COUNT]
-        if n == 0.0 or int(ops[i, O_KIND]) == K_COMM or not _selected(i, sel):
-            continue
-        total += _acc_row(ops, i, a, tp, terms, acc, n)
-    return total
-
-
-@njit(cache=True)
-def cost_backward(ops, a, tp, gb, wb, acc, sc, st):
-    """Cost the backward kernels of every forward row."""
-    total = 0.0
-    for i in range(N_SLOTS):
-        n = ops[i, O_COUNT]
-        if n == 0.0 or int(ops[i, O_KIND]) == K_COMM:
-            continue
-        k = backward_rows(ops, i, gb, wb, sc)
-        for j in range(k):
-            total += _acc_row(sc, j, a, tp, st, acc, n)
-    return total
+        _copy_row(ops, i, out, i)
+        if int(ops[i, O_KIND]) == K_COMM or not _selected(i, sel):
+            out[i, O_COUNT] = 0.0
 
 
 @njit(cache=True)
 def matrix_flops(ops, sel):
+    """Matrix FLOPs (GEMMs, LM head, attention core) of the rows of selection sel."""
     f = 0.0
     for i in range(N_SLOTS):
-        if sel == 1 and not _is_layer_row(i):
-            continue
-        if sel == 2 and not _is_attn_core(i):
+        if not _selected(i, sel):
             continue
         if _is_matrix(int(ops[i, O_KIND])):
             f += ops[i, O_COUNT] * ops[i, O_FLOPS]
@@ -367,62 +264,39 @@ def saved_activations(ops, m, mb, seq, tp, adt, sp, recomp, layers, unfused):
 
 
 @njit(cache=True)
-def train_point(m, c, a, ops, bops, terms, res):
-    """Evaluate one training configuration c[N_CFG] into res[N_TR]."""
-    for j in range(N_TR):
-        res[j] = 0.0
+def stage_passes(m, c, Ls, a, s, ops, sel, bops, terms, acc_f, acc_b, acc_r):
+    """Forward, backward and recomputed-forward time of one micro-batch on the slowest stage
+    (Ls layers plus the LM head and loss), each table priced by passes.cost_rows on the host
+    into its own accumulator. Leaves the stage's forward table in ops."""
     tp = c[C_TP]
-    pp = c[C_PP]
-    dp = c[C_DP]
-    ep = c[C_EP]
-    mb = c[C_MB]
-    nm = c[C_NMICRO]
-    seq = c[C_SEQ]
     rc = int(c[C_RECOMP])
-    zero = int(c[C_ZERO])
     wdt = c[C_WDT]
-    adt = c[C_ADT]
-    vpp = max(c[C_VPP], 1.0)
+    train_fwd_table(m, Ls, c[C_MB], c[C_SEQ], tp, c[C_EP], wdt, c[C_ADT], c[C_PP] <= 1.0, True,
+                    c[C_UNFUSED] > 0.5, ops)
+    select_rows(ops, SEL_ALL, sel)
+    t_fwd = cost_rows(sel, a, s, terms, acc_f, True)
+    backward_table(ops, c[C_GRAD_BYTES], DT_BYTES[int(wdt)], bops)
+    t_bwd = cost_rows(bops, a, s, terms, acc_b, True)
+    t_rc = 0.0
+    if rc != RECOMP_NONE:
+        select_rows(ops, SEL_LAYERS if rc == RECOMP_FULL else SEL_ATTN_CORE, sel)
+        t_rc = cost_rows(sel, a, s, terms, acc_r, True)
+    return t_fwd, t_bwd, t_rc
+
+
+@njit(cache=True)
+def model_parallel_comm(m, c, Ls, a, ops):
+    """Per micro-batch: tensor-parallel all-reduces, expert all-to-alls and pipeline sends of
+    the stage whose forward table is ops -> (t_tp, t_ep, t_pp, link bytes)."""
+    tp = c[C_TP]
+    ep = c[C_EP]
     sp = c[C_SP]
-    ovl = c[C_OVERLAP]
+    rc = int(c[C_RECOMP])
     algo = int(c[C_ALGO])
-    gb = c[C_GRAD_BYTES]
-    unf = c[C_UNFUSED] > 0.5
-    wb = DT_BYTES[int(wdt)]
-    ab = DT_BYTES[int(adt)]
-    L = m[M_LAYERS]
-    Ls = math.ceil(L / pp)
-    devices = tp * pp * dp
-    T = mb * seq
+    ab = DT_BYTES[int(c[C_ADT])]
+    T = c[C_MB] * c[C_SEQ]
     d = m[M_D]
-
-    # ---- whole-model FLOPs per micro-batch (model FLOPs do not depend on the split) ---------
-    train_fwd_table(m, L, mb, seq, 1.0, 1.0, wdt, adt, True, True, False, ops)
-    f_fwd = matrix_flops(ops, 0)
-    if rc == RECOMP_FULL:
-        f_rc = matrix_flops(ops, 1)
-    elif rc == RECOMP_SELECTIVE:
-        f_rc = matrix_flops(ops, 2)
-    else:
-        f_rc = 0.0
-    model_flops = 3.0 * f_fwd * nm * dp
-    hw_flops = (3.0 * f_fwd + f_rc) * nm * dp
-
-    # ---- the slowest stage: Ls layers plus the LM head and loss (last stage) ---------------
-    train_fwd_table(m, Ls, mb, seq, tp, ep, wdt, adt, pp <= 1.0, True, unf, ops)
-    acc_f = np.zeros(6)
-    acc_b = np.zeros(6)
-    acc_r = np.zeros(6)
-    t_fwd = cost_rows(ops, a, tp, terms, acc_f, 0)
-    t_bwd = cost_backward(ops, a, tp, gb, wb, acc_b, bops, np.empty((2, N_TERMS)))
-    if rc == RECOMP_FULL:
-        t_rc = cost_rows(ops, a, tp, terms, acc_r, 1)
-    elif rc == RECOMP_SELECTIVE:
-        t_rc = cost_rows(ops, a, tp, terms, acc_r, 2)
-    else:
-        t_rc = 0.0
     link_bytes = 0.0
-
     # tensor parallel: two all-reduces (or reduce-scatter + all-gather under SP, same volume)
     # per layer forward, two backward, two more when the forward is recomputed
     t_tp = 0.0
@@ -431,10 +305,9 @@ def train_point(m, c, a, ops, bops, terms, res):
         S = ops[OP_ALLREDUCE, O_COMM]
         t_tp = n_ar * group_time(COLL_ALLREDUCE, S, tp, 1.0, a, algo)
         link_bytes += n_ar * 2.0 * (tp - 1.0) / tp * S
-
     # expert parallel: dispatch + combine all-to-all per MoE layer, forward and backward
     t_ep = 0.0
-    n_moe_s = m[M_MOE_LAYERS] * Ls / L
+    n_moe_s = m[M_MOE_LAYERS] * Ls / m[M_LAYERS]
     if ep > 1.0 and n_moe_s > 0.0:
         S = T * m[M_TOPK] * d * ab
         if sp > 0.5 and tp > 1.0:
@@ -442,24 +315,45 @@ def train_point(m, c, a, ops, bops, terms, res):
         n_a2a = n_moe_s * (6.0 if rc == RECOMP_FULL else 4.0)
         t_ep = n_a2a * group_time(COLL_ALLTOALL, S, ep, tp, a, algo)
         link_bytes += n_a2a * (ep - 1.0) / ep * S
-
     # pipeline parallel: activations forward, gradients backward, per virtual stage
     t_pp = 0.0
-    if pp > 1.0:
+    if c[C_PP] > 1.0:
+        vpp = max(c[C_VPP], 1.0)
         S = T * d * ab
         if sp > 0.5 and tp > 1.0:
             S /= tp
-        t_pp = 2.0 * vpp * p2p_time(S, tp * dp, a)
+        t_pp = 2.0 * vpp * p2p_time(S, tp * c[C_DP], a)
         link_bytes += 2.0 * vpp * S
+    return t_tp, t_ep, t_pp, link_bytes
 
-    # ---- parameters per device and data-parallel traffic ----------------------------------
+
+@njit(cache=True)
+def stage_params(m, c, Ls):
+    """(dense, expert) parameters per device on the slowest stage."""
+    d = m[M_D]
     dense, experts, rest = param_split(m)
-    if pp <= 1.0:
+    if c[C_PP] <= 1.0:
         bound = rest
     else:
         bound = max(rest - m[M_VOCAB] * d, m[M_VOCAB] * d)
-    psi_d = (dense * Ls / L + bound) / tp
-    psi_e = experts * Ls / L / (tp * ep)
+    L = m[M_LAYERS]
+    psi_d = (dense * Ls / L + bound) / c[C_TP]
+    psi_e = experts * Ls / L / (c[C_TP] * c[C_EP])
+    return psi_d, psi_e
+
+
+@njit(cache=True)
+def data_parallel_comm(c, psi_d, psi_e, a):
+    """Data-parallel (ZeRO stage 0-3) traffic of the dense and expert parameters ->
+    (time per micro-batch, time per step, bytes per step per device)."""
+    dp = c[C_DP]
+    tp = c[C_TP]
+    ep = c[C_EP]
+    nm = c[C_NMICRO]
+    gb = c[C_GRAD_BYTES]
+    zero = int(c[C_ZERO])
+    algo = int(c[C_ALGO])
+    rc = int(c[C_RECOMP])
     dp_e = max(dp / ep, 1.0)
     t_dp_step = 0.0
     t_dp_mb = 0.0
@@ -488,33 +382,39 @@ def train_point(m, c, a, ops, bops, terms, res):
             n_ag = 3.0 if rc == RECOMP_FULL else 2.0
             t_dp_mb += n_ag * t_ag + t_rs
             dp_bytes += f * (n_ag * PARAM_BYTES + gb) * psi * nm
-    link_bytes += dp_bytes / nm
-    dp_mb_exposed = max(t_dp_mb - ovl * (t_fwd + t_bwd), 0.0)
-    dp_step_exposed = max(t_dp_step - ovl * t_bwd, 0.0)
+    return t_dp_mb, t_dp_step, dp_bytes
 
-    # ---- one micro-batch, the pipeline, the optimizer --------------------------------------
-    # expert all-to-all hidden behind the other micro-batch's compute (DualPipe-style)
-    ep_exposed = max(t_ep - c[C_OVERLAP_EP] * (t_fwd + t_bwd + t_rc), 0.0)
-    t_mb = t_fwd + t_bwd + t_rc + t_tp + ep_exposed + t_pp + dp_mb_exposed
-    bubble = (pp - 1.0) / vpp * t_mb if pp > 1.0 else 0.0
-    # optimizer: AdamW on this device's shard, one fused pass over grads, master, m, v
+
+@njit(cache=True)
+def optimizer_pass(c, Ls, psi_d, psi_e, a, s, terms, acc):
+    """AdamW on this device's shard: one fused elementwise kernel per layer over the gradients,
+    master weights and moments, as a one-row operator table priced by passes.cost_rows."""
+    dp = c[C_DP]
+    dp_e = max(dp / c[C_EP], 1.0)
+    zero = int(c[C_ZERO])
     n_upd = psi_d / (dp if zero >= 1 else 1.0) + psi_e / (dp_e if zero >= 1 else 1.0)
-    s = OP_NORM1                                # scratch row for the optimizer kernel
-    _vec(ops, s, K_ELTWISE, 1.0, 0.0, 0.0, OPT_FLOPS * n_upd, 0.0, 1.0)
-    ops[s, O_AIN] = (gb + OPT_STATE_BYTES) * n_upd
-    ops[s, O_AOUT] = (OPT_STATE_BYTES + PARAM_BYTES) * n_upd
-    ops[s, O_KERNELS] = Ls
-    acc_o = np.zeros(6)
-    for j in range(N_SLOTS):
-        if j != s:
-            ops[j, O_COUNT] = 0.0
-    t_opt = cost_rows(ops, a, tp, terms, acc_o, 0)
+    opt = np.zeros((1, N_OF))
+    _vec(opt, 0, K_ELTWISE, 1.0, 0.0, 0.0, OPT_FLOPS * n_upd, 0.0, 1.0)
+    opt[0, O_AIN] = (c[C_GRAD_BYTES] + OPT_STATE_BYTES) * n_upd
+    opt[0, O_AOUT] = (OPT_STATE_BYTES + PARAM_BYTES) * n_upd
+    opt[0, O_KERNELS] = Ls
+    return cost_rows(opt, a, s, terms, acc, True)
 
-    step = nm * t_mb + bubble + dp_step_exposed + t_opt
-    tokens = nm * mb * dp * seq
-    peak = matrix_peak(a, int(adt))
 
-    # ---- memory per device (ZeRO stages after Rajbhandari et al. 2020) ---------------------
+@njit(cache=True)
+def memory_per_device(m, c, Ls, psi_d, psi_e, a, ops):
+    """(weights, gradients, optimizer state, activations) bytes per device (ZeRO stages after
+    Rajbhandari et al. 2020). Overwrites ops with the first stage's forward table."""
+    tp = c[C_TP]
+    pp = c[C_PP]
+    dp = c[C_DP]
+    nm = c[C_NMICRO]
+    mb = c[C_MB]
+    seq = c[C_SEQ]
+    gb = c[C_GRAD_BYTES]
+    zero = int(c[C_ZERO])
+    vpp = max(c[C_VPP], 1.0)
+    dp_e = max(dp / c[C_EP], 1.0)
     psi_dev = psi_d + psi_e
     w_mem = PARAM_BYTES * psi_dev
     g_mem = gb * psi_dev
@@ -530,9 +430,10 @@ def train_point(m, c, a, ops, bops, terms, res):
         w_mem = PARAM_BYTES * (sh_d + sh_e + 2.0 * psi_dev / max(Ls, 1.0))
     # activations: the first stage holds min(pp, n_micro) micro-batches in 1F1B (more with
     # interleaving); the last stage one micro-batch plus fp32 logits
-    train_fwd_table(m, Ls, mb, seq, tp, ep, wdt, adt, True, False, unf, ops)
-    per_mb = saved_activations(ops, m, mb, seq, tp, adt, sp, rc, Ls, unf)
-    logits = T * m[M_VOCAB] / tp * 4.0
+    unf = c[C_UNFUSED] > 0.5
+    train_fwd_table(m, Ls, mb, seq, tp, c[C_EP], c[C_WDT], c[C_ADT], True, False, unf, ops)
+    per_mb = saved_activations(ops, m, mb, seq, tp, c[C_ADT], c[C_SP], int(c[C_RECOMP]), Ls, unf)
+    logits = mb * seq * m[M_VOCAB] / tp * 4.0
     if pp > 1.0:
         infl = min(pp, nm)
         if vpp > 1.0:
@@ -540,11 +441,71 @@ def train_point(m, c, a, ops, bops, terms, res):
         act = max(per_mb * infl, per_mb + logits)
     else:
         act = per_mb + logits
+    return w_mem, g_mem, o_mem, act
+
+
+@njit(cache=True)
+def train_point(m, c, a, ops, bops, terms, res):
+    """Evaluate one training configuration c[N_CFG] into res[N_TR]. Scratch: ops[N_SLOTS, N_OF],
+    bops[2 N_SLOTS, N_OF] (the backward table), terms[2 N_SLOTS, N_TERMS]."""
+    for j in range(N_TR):
+        res[j] = 0.0
+    tp = c[C_TP]
+    pp = c[C_PP]
+    dp = c[C_DP]
+    nm = c[C_NMICRO]
+    rc = int(c[C_RECOMP])
+    ovl = c[C_OVERLAP]
+    L = m[M_LAYERS]
+    Ls = math.ceil(L / pp)
+    devices = tp * pp * dp
+    s = np.zeros(N_SCEN)                        # the pass loop reads tp (and the mapping)
+    s[S_TP] = tp
+    s[S_MAPPING] = MAP_HOST_ONLY
+
+    # ---- whole-model FLOPs per micro-batch (model FLOPs do not depend on the split) ---------
+    train_fwd_table(m, L, c[C_MB], c[C_SEQ], 1.0, 1.0, c[C_WDT], c[C_ADT], True, True, False, ops)
+    f_fwd = matrix_flops(ops, SEL_ALL)
+    if rc == RECOMP_FULL:
+        f_rc = matrix_flops(ops, SEL_LAYERS)
+    elif rc == RECOMP_SELECTIVE:
+        f_rc = matrix_flops(ops, SEL_ATTN_CORE)
+    else:
+        f_rc = 0.0
+    model_flops = 3.0 * f_fwd * nm * dp
+    hw_flops = (3.0 * f_fwd + f_rc) * nm * dp
+
+    # ---- the slowest stage: passes, model-parallel and data-parallel communication ---------
+    acc_f = np.zeros(N_ACC)
+    acc_b = np.zeros(N_ACC)
+    acc_r = np.zeros(N_ACC)
+    acc_o = np.zeros(N_ACC)
+    sel = np.empty((N_SLOTS, N_OF))
+    t_fwd, t_bwd, t_rc = stage_passes(m, c, Ls, a, s, ops, sel, bops, terms, acc_f, acc_b, acc_r)
+    t_tp, t_ep, t_pp, link_bytes = model_parallel_comm(m, c, Ls, a, ops)
+    psi_d, psi_e = stage_params(m, c, Ls)
+    t_dp_mb, t_dp_step, dp_bytes = data_parallel_comm(c, psi_d, psi_e, a)
+    link_bytes += dp_bytes / nm
+    dp_mb_exposed = max(t_dp_mb - ovl * (t_fwd + t_bwd), 0.0)
+    dp_step_exposed = max(t_dp_step - ovl * t_bwd, 0.0)
+
+    # ---- one micro-batch, the pipeline, the optimizer --------------------------------------
+    # expert all-to-all hidden behind the other micro-batch's compute (DualPipe-style)
+    ep_exposed = max(t_ep - c[C_OVERLAP_EP] * (t_fwd + t_bwd + t_rc), 0.0)
+    t_mb = t_fwd + t_bwd + t_rc + t_tp + ep_exposed + t_pp + dp_mb_exposed
+    bubble = (pp - 1.0) / max(c[C_VPP], 1.0) * t_mb if pp > 1.0 else 0.0
+    t_opt = optimizer_pass(c, Ls, psi_d, psi_e, a, s, terms, acc_o)
+    step = nm * t_mb + bubble + dp_step_exposed + t_opt
+    tokens = nm * c[C_MB] * dp * c[C_SEQ]
+    peak = matrix_peak(a, int(c[C_ADT]))
+
+    # ---- memory per device -----------------------------------------------------------------
+    w_mem, g_mem, o_mem, act = memory_per_device(m, c, Ls, psi_d, psi_e, a, ops)
     total = w_mem + g_mem + o_mem + act
     cap = a[A_MEM_CAP] * a[A_MEM_USABLE]
 
     # ---- energy: every device runs the bottleneck stage's work ------------------------------
-    e_dev = (nm * (acc_f[ACC_EN] + acc_b[ACC_EN] + acc_r[ACC_EN]) + acc_o[ACC_EN]
+    e_dev = (nm * (acc_f[ACC_ENERGY] + acc_b[ACC_ENERGY] + acc_r[ACC_ENERGY]) + acc_o[ACC_ENERGY]
              + nm * link_bytes * a[A_E_LINK] + a[A_P_STATIC] * step)
 
     res[TR_STEP] = step
@@ -557,9 +518,9 @@ def train_point(m, c, a, ops, bops, terms, res):
     res[TR_HW_TFLOPS_DEV] = hw_flops / (step * devices) / 1e12
     # shares: these three cover the micro-batches' operators; optimizer, bubble and each
     # communication term are separate, and all of them add up to the step time
-    res[TR_T_COMPUTE] = nm * (acc_f[ACC_COMP] + acc_b[ACC_COMP] + acc_r[ACC_COMP])
-    res[TR_T_MEM] = nm * (acc_f[ACC_MEMT] + acc_b[ACC_MEMT] + acc_r[ACC_MEMT])
-    res[TR_T_LAT] = nm * (acc_f[ACC_LATT] + acc_b[ACC_LATT] + acc_r[ACC_LATT])
+    res[TR_T_COMPUTE] = nm * (acc_f[ACC_COMPUTE] + acc_b[ACC_COMPUTE] + acc_r[ACC_COMPUTE])
+    res[TR_T_MEM] = nm * (acc_f[ACC_MEM] + acc_b[ACC_MEM] + acc_r[ACC_MEM])
+    res[TR_T_LAT] = nm * (acc_f[ACC_LAT] + acc_b[ACC_LAT] + acc_r[ACC_LAT])
     res[TR_T_TP] = nm * t_tp
     res[TR_T_PP] = nm * t_pp
     res[TR_T_EP] = nm * ep_exposed
@@ -578,7 +539,7 @@ def train_point(m, c, a, ops, bops, terms, res):
     res[TR_MEM_CAP] = cap
     res[TR_FITS] = 1.0 if total <= cap else 0.0
     res[TR_ENERGY] = e_dev * devices
-    res[TR_PARAMS_DEV] = psi_dev
+    res[TR_PARAMS_DEV] = psi_d + psi_e
     res[TR_BUBBLE_FRAC] = bubble / step
     res[TR_LAYERS_STAGE] = Ls
     res[TR_TOKENS_STEP] = tokens
@@ -591,6 +552,6 @@ def train_grid(m, cfgs, a, out):
     n = cfgs.shape[0]
     for p in prange(n):
         ops = np.empty((N_SLOTS, N_OF))
-        bops = np.empty((N_SLOTS, N_OF))
-        terms = np.empty((N_SLOTS, N_TERMS))
+        bops = np.empty((2 * N_SLOTS, N_OF))
+        terms = np.empty((2 * N_SLOTS, N_TERMS))
         train_point(m, cfgs[p], a, ops, bops, terms, out[p])

@@ -1,2 +1,3 @@
-"""Figures (matplotlib, Agg backend): roofline charts and comparison bars."""
-from .roofline import roofline_chart, compare_chart  # noqa: F401
+"""Figures (matplotlib): rooflines and compare bars (roofline.py), sweep heatmaps, lines and
+Pareto fronts (sweep.py), the validation scatter (validation.py)."""
+from .roofline import compare_chart, roofline_chart  # noqa: F401

@@ -1,0 +1,204 @@
+"""Inference at one point: nmc.analyze(model, arch, ...) -> Report (latency, tokens/s, energy,
+memory, bound shares and the per-operator table)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import engine
+from ..arch.loader import Architecture, load_arch
+from ..engine.layout import (
+    AIMC_BOUND_NAMES, BOUND_NAMES, KIND_NAMES, N_OF, N_RESULTS, N_SLOTS, N_TERMS, O_AIN,
+    O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_W,
+    OP_NAMES, RESULT_FIELDS, T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY,
+    T_ENGINE, T_LAT, T_MEM, T_PEAK, T_SRAM, T_TOTAL,
+)
+from ..engine.vectors import model_vector, scenario_vector
+from ..errors import ScenarioError
+from ..workload.model import ModelSpec, load_model
+from ..workload.scenario import DTYPES, Scenario
+
+DTYPE_NAMES = {code: name for name, (code, _) in DTYPES.items()}
+ENGINE_NAMES = ("host", "pim", "aimc_tiles", "aimc_digital")   # T_ENGINE ids 0..3
+
+
+@dataclass
+class Report:
+    model: ModelSpec
+    arch: Architecture
+    scenario: Scenario
+    results: dict
+    ops: list[dict]
+    warnings: list[str] = field(default_factory=list)
+
+    # the headline figures
+    @property
+    def latency_s(self) -> float:
+        return self.results["latency_s"]
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.results["tokens_per_s"]
+
+    @property
+    def memory_bytes(self) -> float:
+        return self.results["memory_bytes"]
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.results["fits"])
+
+    @property
+    def energy_per_token_j(self) -> float:
+        return self.results["energy_per_token_j"]
+
+    @property
+    def bound(self) -> str:
+        ab = self.results.get("aimc_bound")
+        if ab is not None:                       # AIMC: array / adc / digital / capacity / interchip
+            return AIMC_BOUND_NAMES[int(ab)]
+        return BOUND_NAMES[int(self.results["bound"])]
+
+    @property
+    def bound_shares(self) -> dict[str, float]:
+        t = self.results
+        parts = {"compute": t["t_compute_s"], "memory": t["t_memory_s"],
+                 "latency": t["t_latency_s"], "comm": t["t_comm_s"]}
+        tot = sum(parts.values())
+        return {k: (v / tot if tot > 0 else 0.0) for k, v in parts.items()}
+
+    def to_dict(self) -> dict:
+        r = dict(self.results)
+        r["fits"] = bool(r["fits"])
+        r["bound"] = self.bound
+        r["max_batch"] = int(r["max_batch"])
+        if r.get("aimc_bound") is not None:
+            r["aimc_bound"] = AIMC_BOUND_NAMES[int(r["aimc_bound"])]
+            r["aimc_reprogram"] = bool(r["aimc_reprogram"])
+            r["aimc_tiles_needed"] = int(r["aimc_tiles_needed"])
+            r["aimc_chips_needed"] = int(r["aimc_chips_needed"])
+        return {
+            "model": self.model.name, "arch": self.arch.name, "family": self.arch.family,
+            "scenario": dict(self.scenario.__dict__),
+            **r,
+            "bound_shares": self.bound_shares,
+            "params_total": self.model.params(), "params_active": self.model.params(active=True),
+            "ops": self.ops, "warnings": list(self.warnings),
+        }
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), default=json_default, **kw)
+
+
+def json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    raise TypeError(type(o))
+
+
+def _clean(x: float):
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def check_scenario(spec: ModelSpec, arch: Architecture, sc: Scenario) -> list[str]:
+    """Errors for impossible scenarios, warnings for questionable ones."""
+    if sc.mapping not in ("auto", "host-only") and arch["pim_banks"] <= 0:
+        raise ScenarioError(f"mapping {sc.mapping!r} needs a near-memory (PIM) system but "
+                            f"{arch.name} has no PIM units (pim_banks = 0); use auto or host-only")
+    if sc.tp > 1:
+        if spec.n_heads % sc.tp:
+            raise ScenarioError(f"tp={sc.tp} must divide the number of attention heads "
+                                f"({spec.n_heads}) of {spec.name}")
+        if arch["link_bw"] <= 0:
+            raise ScenarioError(f"tp={sc.tp} needs a device-to-device link but {arch.name} "
+                                f"has link_bw = 0")
+        if sc.tp > arch["devices_per_node"]:
+            raise ScenarioError(f"tp={sc.tp} exceeds devices_per_node="
+                                f"{int(arch['devices_per_node'])} of {arch.name}")
+    warns = []
+    span = {"prefill": sc.prompt, "decode": sc.context + 1,
+            "generate": sc.prompt + sc.generate}[sc.phase]
+    if span > spec.max_positions:
+        warns.append(f"sequence length {span} exceeds {spec.name}'s max_position_embeddings "
+                     f"({spec.max_positions})")
+    return warns
+
+
+def op_rows(ops: np.ndarray, terms: np.ndarray, phase: str, steps: float = 1.0) -> list[dict]:
+    rows = []
+    for i in range(N_SLOTS):
+        n = ops[i, O_COUNT]
+        if n == 0:
+            continue
+        dram = terms[i, T_DRAM]
+        t_inst = terms[i, T_TOTAL] / n
+        rows.append({
+            "name": OP_NAMES[i], "kind": KIND_NAMES[int(ops[i, O_KIND])], "phase": phase,
+            "count": n * steps, "M": ops[i, O_M], "N": ops[i, O_N], "K": ops[i, O_K],
+            "groups": ops[i, O_G], "flops": ops[i, O_FLOPS], "weight_bytes": ops[i, O_W],
+            "act_in_bytes": ops[i, O_AIN], "act_out_bytes": ops[i, O_AOUT],
+            "kv_read_bytes": ops[i, O_KVRD], "kv_write_bytes": ops[i, O_KVWR],
+            "comm_bytes": ops[i, O_COMM], "dram_bytes": dram, "sram_bytes": terms[i, T_SRAM],
+            "dtype": DTYPE_NAMES[int(ops[i, O_DTYPE])], "static_weights": bool(ops[i, O_STATIC]),
+            "engine": ENGINE_NAMES[int(terms[i, T_ENGINE])],
+            "t_compute_s": terms[i, T_COMPUTE], "t_memory_s": terms[i, T_MEM],
+            "t_latency_s": terms[i, T_LAT], "t_comm_s": terms[i, T_COMM],
+            "time_s": terms[i, T_TOTAL] * steps,
+            "bound": BOUND_NAMES[int(terms[i, T_BOUND])],
+            "intensity": ops[i, O_FLOPS] / dram if dram > 0 else math.inf,
+            "attained_flops": ops[i, O_FLOPS] / t_inst if t_inst > 0 else 0.0,
+            "peak_flops": terms[i, T_PEAK],
+            "energy_j": terms[i, T_ENERGY] * n * steps,
+        })
+    return rows
+
+
+def _run(m, s, a):
+    ops = np.empty((N_SLOTS, N_OF))
+    terms = np.empty((N_SLOTS, N_TERMS))
+    res = np.empty(N_RESULTS)
+    engine.evaluate_point(m, s, a, ops, terms, res)
+    return res, ops, terms
+
+
+def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int = 512,
+            context: int = 2048, generate: int = 128, tp: int = 1, weights: str = "bf16",
+            activations: str = "bf16", kv: str = "bf16", mapping: str = "auto",
+            **arch_overrides) -> Report:
+    """Evaluate one scenario. `model`: bundled name, config.json path or ModelSpec; `arch`:
+    preset name, TOML path or Architecture; extra keywords override arch parameters."""
+    spec = load_model(model)
+    a = load_arch(arch)
+    if arch_overrides:
+        a = a.with_(**arch_overrides)
+    sc = Scenario(phase=phase, batch=batch, prompt=prompt, context=context, generate=generate,
+                  tp=tp, weights=weights, activations=activations, kv=kv, mapping=mapping)
+    warns = check_scenario(spec, a, sc)
+    mv, sv, av = model_vector(spec), scenario_vector(sc), a.vector()
+    res, ops, terms = _run(mv, sv, av)
+    results = {k: _clean(float(res[i])) for i, k in enumerate(RESULT_FIELDS)}
+    if sc.phase == "generate":
+        # operator rows: the prefill, and the decode steps evaluated at their mean context
+        pre = _run(mv, scenario_vector(sc.with_(phase="prefill")), av)
+        rows = op_rows(pre[1], pre[2], "prefill")
+        if sc.generate > 1:
+            mid = sc.with_(phase="decode", context=sc.prompt + sc.generate // 2)
+            dec = _run(mv, scenario_vector(mid), av)
+            rows += op_rows(dec[1], dec[2], "decode", steps=sc.generate - 1)
+    else:
+        rows = op_rows(ops, terms, sc.phase)
+    tot = sum(r["time_s"] for r in rows)
+    for r in rows:
+        r["share"] = r["time_s"] / tot if tot > 0 else 0.0
+    if not results["fits"]:
+        warns.append(f"does not fit: needs {results['memory_bytes'] / 1e9:.1f} GB per device, "
+                     f"usable {a['mem_capacity'] * a['mem_usable'] / 1e9:.1f} GB")
+    if results.get("aimc_reprogram"):
+        warns.append(f"weights need {int(results['aimc_tiles_needed'])} crossbar tiles "
+                     f"({int(results['aimc_chips_needed'])} chips) but the system has "
+                     f"{int(a['aimc_tiles'] * max(a['aimc_chips'], 1))}: tiles are re-programmed every pass "
+                     f"(--set aimc_chips=0 gives a system with enough chips)")
+    return Report(spec, a, sc, results, rows, warns)

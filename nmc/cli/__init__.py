@@ -1,0 +1,40 @@
+"""The command line `nmc`: argparse only. ONE registry (COMMANDS below) lists the subcommand
+modules in help order; each module has register(subparsers) and its cmd_* functions, and calls
+the library (analysis, sweeps, validation, report). Nothing imports this package.
+
+A user mistake (NmcError) prints one line and exits with status 2, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import NmcError
+from . import aimc, inference, pim, policy, report, sweep, train, validate
+
+COMMANDS = (inference, train, sweep, validate, aimc, pim, policy, report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nmc", description="Where LLM time goes on GPUs, near-memory "
+                                "compute and analog in-memory compute.")
+    p.add_argument("--version", action="version", version=f"nmc {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except NmcError as e:
+        print(f"nmc: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nmc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,162 @@
+"""`nmc list | analyze | compare | roofline`: one model on one or more architectures."""
+from __future__ import annotations
+
+import sys
+
+from ..analysis import aimc
+from ..analysis.inference import analyze
+from ..arch.loader import list_archs, load_arch
+from ..errors import NmcError
+from ..report.tables import render, to_csv, to_json
+from ..workload.model import list_models, load_model
+from .common import add_scenario_args, emit, ints, names, scenario_kw
+
+SUMMARY_COLS = ["model", "arch", "phase", "batch", "tp", "latency_ms", "tokens_per_s",
+                "ttft_ms", "tpot_ms", "energy_per_token_mj", "memory_gb", "fits", "max_batch",
+                "bound", "compute", "memory", "latency", "comm"]
+OP_COLS = ["name", "kind", "phase", "count", "M", "N", "K", "flops", "dram_bytes", "intensity",
+           "t_compute_s", "t_memory_s", "t_latency_s", "t_comm_s", "time_s", "share", "bound",
+           "engine"]
+
+
+def summary_row(r) -> dict:
+    d = r.results
+    sh = r.bound_shares
+    return {"model": r.model.name, "arch": r.arch.name, "phase": r.scenario.phase,
+            "batch": r.scenario.batch, "tp": r.scenario.tp,
+            "latency_ms": d["latency_s"] * 1e3, "tokens_per_s": d["tokens_per_s"],
+            "ttft_ms": None if d["ttft_s"] is None else d["ttft_s"] * 1e3,
+            "tpot_ms": None if d["tpot_s"] is None else d["tpot_s"] * 1e3,
+            "energy_per_token_mj": d["energy_per_token_j"] * 1e3,
+            "memory_gb": d["memory_bytes"] / 1e9, "fits": bool(d["fits"]),
+            "max_batch": int(d["max_batch"]), "bound": r.bound, **sh, **_pim_cols(r),
+            **aimc.summary_cols(r)}
+
+
+def _pim_cols(r) -> dict:
+    """PIM systems (docs/nmc.md): mapping policy, share of time on the PIM units, and where
+    the weight GEMMs and the attention ran (host / pim)."""
+    if r.arch["pim_banks"] <= 0:
+        return {}
+    tot = sum(o["time_s"] for o in r.ops) or 1.0
+
+    def where(kinds):
+        e = {o["engine"] for o in r.ops if o["kind"] in kinds}
+        return "/".join(sorted(e)) if e else ""
+    return {"mapping": r.scenario.mapping,
+            "pim_share": sum(o["time_s"] for o in r.ops if o["engine"] == "pim") / tot,
+            "gemm_on": where(("gemm", "lm_head")), "attn_on": where(("attn_score", "attn_context"))}
+
+
+PIM_COLS = ["mapping", "pim_share", "gemm_on", "attn_on"]
+
+
+def cmd_list(args) -> int:
+    if args.what == "models":
+        rows = []
+        for n in list_models():
+            s = load_model(n)
+            rows.append({"name": n, "family": s.family, "layers": s.n_layers, "d_model": s.d_model,
+                         "heads": s.n_heads, "kv_heads": s.n_kv_heads,
+                         "params_B": s.params() / 1e9, "active_B": s.params(active=True) / 1e9})
+    else:
+        rows = []
+        for n in list_archs():
+            a = load_arch(n)
+            rows.append({"name": n, "family": a.family,
+                         "bf16_TFLOPS": a["peak_bf16"] / 1e12,
+                         "mem": a.text.get("mem_type", ""), "mem_GB": a["mem_capacity"] / 1e9,
+                         "mem_TB_s": a["mem_bw"] / 1e12, "link_GB_s": a["link_bw"] / 1e9,
+                         "summary": a.meta.get("summary", "")})
+    emit(rows, args.format)
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    batch = ints(args.batch, "batch")
+    if len(batch) != 1:
+        raise NmcError("analyze takes one --batch; use `nmc compare` for several")
+    r = analyze(args.model, args.arch, **scenario_kw(args, batch[0]))
+    if args.format == "json":
+        print(to_json(r.to_dict()))
+        return 0
+    if args.format == "csv":
+        sys.stdout.write(to_csv(r.ops, OP_COLS))
+        return 0
+    s = summary_row(r)
+    sc = r.scenario
+    print(f"{r.model.name} on {r.arch.name}: {sc.phase}, batch {sc.batch}, prompt {sc.prompt}, "
+          f"context {sc.context}, generate {sc.generate}, tp {sc.tp}, weights {sc.weights}, "
+          f"activations {sc.activations}, kv {sc.kv}, mapping {sc.mapping}")
+    print(f"  params {r.model.params() / 1e9:.2f} B (active {r.model.params(active=True) / 1e9:.2f} B)")
+    print(f"  latency {s['latency_ms']:.4g} ms   tokens/s {s['tokens_per_s']:.4g}   "
+          f"energy/token {s['energy_per_token_mj']:.4g} mJ")
+    if s["ttft_ms"] is not None and sc.phase == "generate":
+        print(f"  TTFT {s['ttft_ms']:.4g} ms   TPOT {s['tpot_ms'] or float('nan'):.4g} ms")
+    print(f"  memory {s['memory_gb']:.3g} GB per device "
+          f"(weights {r.results['weight_bytes'] / 1e9:.3g}, KV {r.results['kv_bytes'] / 1e9:.3g}, "
+          f"activations {r.results['activation_bytes'] / 1e9:.3g}); fits: {'yes' if s['fits'] else 'NO'}; "
+          f"max batch at this length: {s['max_batch']}")
+    print("  bound: " + r.bound + "  (" + ", ".join(f"{k} {v:.1%}" for k, v in r.bound_shares.items()) + ")")
+    for line in aimc.describe(r):
+        print(line)
+    for w in r.warnings:
+        print(f"  warning: {w}")
+    print()
+    rows = [{**o, "time_us": o["time_s"] * 1e6, "GFLOP": o["flops"] / 1e9,
+             "MB": o["dram_bytes"] / 1e6} for o in r.ops]
+    print(render(rows, ["name", "kind", "phase", "count", "M", "N", "K", "GFLOP", "MB",
+                        "intensity", "time_us", "share", "bound", "engine"]))
+    return 0
+
+
+def _reports(args):
+    out = []
+    for model in names(args.model):
+        for arch in names(args.arch):
+            for b in ints(args.batch, "batch"):
+                out.append(analyze(model, arch, **scenario_kw(args, b)))
+    return out
+
+
+def cmd_compare(args) -> int:
+    reps = _reports(args)
+    rows = [summary_row(r) for r in reps]
+    pim = any("pim_share" in r for r in rows)
+    aimc = any("aimc_chips" in r for r in rows)
+    emit(rows, args.format, SUMMARY_COLS + (PIM_COLS if pim else [])
+          + (aimc.AIMC_COLS if aimc else []))
+    if args.output:
+        from ..plot import compare_chart
+        paths = compare_chart(rows, args.output)
+        print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+    return 0
+
+
+def cmd_roofline(args) -> int:
+    from ..plot import roofline_chart
+    reps = _reports(args)
+    paths = roofline_chart(reps, args.output)
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+def register(sub) -> None:
+    q = sub.add_parser("list", help="bundled models or architecture presets")
+    q.add_argument("what", choices=["models", "archs"])
+    q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    q.set_defaults(func=cmd_list)
+
+    q = sub.add_parser("analyze", help="one model on one architecture: time, bound, per-operator table")
+    add_scenario_args(q)
+    q.set_defaults(func=cmd_analyze)
+
+    q = sub.add_parser("compare", help="table (and chart) over models x architectures x batches")
+    add_scenario_args(q, multi=True)
+    q.add_argument("-o", "--output", help="also write a bar chart (PNG + SVG)")
+    q.set_defaults(func=cmd_compare)
+
+    q = sub.add_parser("roofline", help="roofline chart of the operators, one facet per architecture")
+    add_scenario_args(q, multi=True)
+    q.add_argument("-o", "--output", default="roofline.png", help="PNG path (an SVG is written beside it)")
+    q.set_defaults(func=cmd_roofline)

@@ -1,0 +1,175 @@
+"""`nmc sweep | plot | search | bench`: grids through the sweep kernel, their figures, the
+bisection search and the speed benchmark."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from ..errors import NmcError
+from .common import add_scenario_args, ints, scenario_kw
+
+
+def _client(address: str | None):
+    if not address:
+        return None
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise NmcError("--scheduler needs Dask: pip install 'nmc[dask]'") from None
+    if address == "local":
+        # one worker process per core, each kernel on one numba thread
+        return Client(LocalCluster(processes=True, threads_per_worker=1,
+                                   env={"NUMBA_NUM_THREADS": "1"}))
+    return Client(address)
+
+
+def cmd_sweep(args) -> int:
+    from .. import sweeps as sw
+    if args.threads:
+        import numba
+        numba.set_num_threads(args.threads)
+    spec = sw.load_spec(args.spec)
+    if args.columns:
+        spec["columns"] = sw.check_columns(args.columns, "--columns")
+    plan = sw.plan_from_spec(spec)
+    client = _client(args.scheduler)
+    n = plan.n_points
+    print(f"{spec['name']}: {n} points ({' x '.join(str(d.size) for d in plan.dims)}; "
+          f"{', '.join(plan.param_names)}) -> {args.output}", file=sys.stderr)
+    t = time.perf_counter()
+    import json as _json
+    from pathlib import Path
+    mp = Path(args.output) / sw.MANIFEST
+    before = 0
+    if mp.exists() and not args.overwrite:
+        try:
+            before = sum(c["hi"] - c["lo"] for c in _json.loads(mp.read_text())["chunks"].values())
+        except (ValueError, KeyError):
+            before = 0
+    try:
+        man = sw.run(plan, args.output, chunk_size=args.chunk_size or spec["chunk_size"],
+                     fmt=args.format or spec["format"], client=client,
+                     precision=args.precision or spec.get("precision"),
+                     progress=not args.quiet, overwrite=args.overwrite)
+    finally:
+        if client is not None:
+            client.close()
+    dt = time.perf_counter() - t
+    done = sum(c["hi"] - c["lo"] for c in man["chunks"].values())
+    new = done - before
+    print(f"{done} of {n} points in {len(man['chunks'])} {man['format']} chunk(s) in "
+          f"{args.output}; this run: {new} points in {dt:.2f} s "
+          f"({new / max(dt, 1e-9) / 1e6:.3g} M points/s)" + (f", {before} resumed" if before else "")
+          + ("" if man["complete"] else "; incomplete: run again to resume"))
+    return 0
+
+
+def _where(items) -> dict:
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise NmcError(f"--where expects PARAM=VALUE, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def cmd_plot(args) -> int:
+    from .. import sweeps as sw
+    from ..plot import sweep as ps
+    t = sw.load(args.results)
+    kind = args.kind
+    if kind == "auto":
+        kind = "heatmap" if args.y and args.y in t.params else (
+            "pareto" if args.y else "line")
+    out = args.output or f"{args.results.rstrip('/')}/{kind}.png"
+    w = _where(args.where)
+    if kind == "heatmap":
+        if not (args.x and args.y and args.metric):
+            raise NmcError("heatmap needs --x PARAM --y PARAM --metric METRIC")
+        paths = ps.heatmap(t, args.x, args.y, args.metric, out, where=w)
+    elif kind == "line":
+        if not (args.x and args.metric):
+            raise NmcError("line needs --x PARAM --metric METRIC (and optionally --by)")
+        paths = ps.line(t, args.x, args.metric, out, by=args.by, where=w)
+    else:
+        x = args.x or "tokens_per_s"
+        y = args.y or args.metric or "energy_per_token_j"
+        paths = ps.pareto(t, x, y, out, where=w)
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from ..sweeps import search
+    from ..workload.scenario import Scenario
+    batch = ints(args.batch, "batch")
+    if len(batch) != 1:
+        raise NmcError("search takes one --batch")
+    kw = scenario_kw(args, batch[0])           # scenario fields + --set overrides
+    fields = set(Scenario.__dataclass_fields__)
+    scen = {k: v for k, v in kw.items() if k in fields}
+    arch_set = {k: v for k, v in kw.items() if k not in fields}
+    r = search(args.model, args.arch, args.param, args.target, metric=args.metric,
+               lo=args.lo, hi=args.hi, arch_set=arch_set or None, **scen)
+    if args.format == "json":
+        print(json.dumps(r.to_dict(), indent=1))
+    else:
+        print(f"{args.model} on {args.arch}: {r.message} ({r.evaluations} evaluations)")
+    return 0 if r.value is not None else 1
+
+
+def cmd_bench(args) -> int:
+    from ..report.bench import format_report, run_bench
+    r = run_bench(quick=args.quick, disk=not args.no_disk, jit=not (args.no_jit or args.quick))
+    print(json.dumps(r, indent=1) if args.json else format_report(r))
+    return 0
+
+
+def register(sub) -> None:
+    q = sub.add_parser("sweep", help="evaluate a sweep spec (TOML) into chunked, resumable output")
+    q.add_argument("spec", help="sweep spec TOML (see experiments/sweeps/)")
+    q.add_argument("-o", "--output", required=True, help="output directory (resumes if it holds "
+                   "an unfinished run of the same sweep)")
+    q.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786) or 'local'")
+    q.add_argument("--chunk-size", type=int, help="points per chunk file (default 524288)")
+    q.add_argument("--format", choices=["parquet", "csv"], help="default: parquet if pyarrow "
+                   "is installed, else csv")
+    q.add_argument("--precision", choices=["float64", "float32"], help="result columns on disk "
+                   "(default float64, exact; float32 halves size and write time)")
+    q.add_argument("--threads", type=int, help="numba threads (default: all cores)")
+    q.add_argument("--columns", help="result columns to write, comma separated (default: all; "
+                   "swept parameters are always written), e.g. tokens_per_s,bound,fits")
+    q.add_argument("--overwrite", action="store_true", help="discard results of another sweep")
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_sweep)
+
+    q = sub.add_parser("plot", help="heatmap / line / Pareto chart from a sweep directory")
+    q.add_argument("results", help="sweep output directory")
+    q.add_argument("--kind", default="auto", choices=["auto", "heatmap", "line", "pareto"])
+    q.add_argument("--x", help="parameter (heatmap, line) or metric (pareto) on the x axis")
+    q.add_argument("--y", help="parameter (heatmap) or metric (pareto) on the y axis")
+    q.add_argument("--metric", help="metric shown (e.g. tokens_per_s, energy_per_token_j)")
+    q.add_argument("--by", help="line chart: one line per value of this parameter")
+    q.add_argument("--where", action="append", metavar="PARAM=VALUE",
+                   help="fix another swept parameter (default: its first value)")
+    q.add_argument("-o", "--output", help="PNG path (default: RESULTS/<kind>.png; SVG beside)")
+    q.set_defaults(func=cmd_plot)
+
+    q = sub.add_parser("search", help="smallest parameter value meeting a target (bisection)")
+    add_scenario_args(q)
+    q.add_argument("--param", required=True, help="architecture parameter, e.g. mem_bw")
+    q.add_argument("--target", type=float, required=True, help="target value of --metric")
+    q.add_argument("--metric", default="tokens_per_s", help="result metric (default tokens_per_s)")
+    q.add_argument("--lo", help="lower end of the search range (units allowed)")
+    q.add_argument("--hi", help="upper end of the search range (units allowed)")
+    q.set_defaults(func=cmd_search)
+
+    q = sub.add_parser("bench", help="speed of the sweep kernel vs the per-point API")
+    q.add_argument("--json", action="store_true", help="one JSON object")
+    q.add_argument("--quick", action="store_true", help="smaller grids")
+    q.add_argument("--no-disk", action="store_true", help="skip the sweep-to-disk measurement")
+    q.add_argument("--no-jit", action="store_true", help="skip the cold-compile measurement "
+                   "(two fresh processes on an empty numba cache)")
+    q.set_defaults(func=cmd_bench)

@@ -1,0 +1,101 @@
+"""`nmc validate` and `nmc calibrate`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..report.tables import render, to_csv, to_json
+from ..validation import measurements
+
+
+def cmd_validate(args) -> int:
+    from ..plot.validation import validation_scatter
+    from ..validation.runner import run
+    rows = measurements.load(args.data) if args.data else None
+    groups = [g.strip() for g in args.group.split(",")] if args.group else None
+    res = run(rows, split=args.split, groups=groups)
+    if args.format == "json":
+        print(to_json({"groups": res["groups"], "skipped": res["skipped"]}))
+    else:
+        table = [{"group": g, "n": s["n"], "median_ape": f"{s['median_ape']:.1%}",
+                  "mean_ape": f"{s['mean_ape']:.1%}", "median_pred/meas": s["median_ratio"],
+                  "within_25%": f"{s['within_25pct']:.0%}",
+                  "worst": f"{s['worst']['id']} ({s['worst']['ape']:.0%})"}
+                 for g, s in res["groups"].items()]
+        print(f"nmc validation ({args.split} rows)\n")
+        print(render(table))
+        print(f"\n{len(res['rows'])} rows predicted, {len(res['skipped'])} skipped")
+        if args.verbose:
+            for s in res["skipped"]:
+                print(f"  skipped {s['id']} [{s['group']}]: {s['reason']}")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "validation.csv").write_text(to_csv(res["rows"]))
+        (out / "skipped.csv").write_text(to_csv(res["skipped"], ["id", "group", "reason"]))
+        (out / "summary.json").write_text(to_json({"groups": res["groups"], "skipped": res["skipped"]}))
+        paths = validation_scatter(res["rows"], out / "validation_scatter.png") if res["rows"] else []
+        print("wrote " + ", ".join(str(p) for p in [out / "validation.csv", *paths]), file=sys.stderr)
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from ..validation.calibrate import calibrate, write_preset
+    rows = measurements.load([args.data])
+    if args.split != "all":
+        rows = [r for r in rows if r["split"] == args.split]
+    if args.group:
+        rows = [r for r in rows if r["group"] in args.group.split(",")]
+    params = [p.strip() for p in args.params.split(",")]
+    res = calibrate(args.arch, rows, params)
+    print(f"calibrated {res['arch'].name} on {res['n']} rows of {args.data}")
+    print(render([{"param": p, "before": x0, "fitted": x, "std_error": se,
+                   "at_bound": "yes" if b else ""}
+                  for p, x0, x, se, b in zip(res["params"], res["x0"], res["x"], res["stderr"],
+                                             res["at_bound"])]))
+    print(f"median abs. error: before {res['median_ape_before']:.1%}, after {res['median_ape_after']:.1%}")
+    if res["skipped"]:
+        print(f"{len(res['skipped'])} rows skipped (e.g. {res['skipped'][0][0]}: {res['skipped'][0][1]})")
+    if args.eval_split:
+        from ..validation.calibrate import _residuals, _usable
+        import math
+        import statistics
+        name = res["arch"].name
+        ev = [dict(r, arch=name) for r in measurements.load([args.data])
+              if r["split"] == args.eval_split and r.get("arch") in (None, "", name)
+              and (not args.group or r["group"] in args.group.split(","))]
+        use, _ = _usable(res["arch"], ev)
+        if use:
+            before = _residuals(res["arch"], use, res["params"], res["x0"])
+            after = _residuals(res["arch"], use, res["params"], res["x"])
+            med = lambda v: statistics.median(abs(math.exp(t) - 1) for t in v)  # noqa: E731
+            print(f"held-out {args.eval_split} rows ({len(use)}): median abs. error "
+                  f"{med(before):.1%} -> {med(after):.1%}")
+    if args.output:
+        p = write_preset(res, args.output, Path(args.data).name)
+        print(f"wrote {p} (use it with --arch {p})")
+    return 0
+
+
+def register(sub) -> None:
+    q = sub.add_parser("validate", help="predict published measurements, error per group")
+    q.add_argument("--data", nargs="*", help="measurement CSVs (default: the bundled ones)")
+    q.add_argument("--split", default="all", choices=["all", "calibration", "evaluation"])
+    q.add_argument("--group", help="comma-separated groups to include")
+    q.add_argument("--format", default="text", choices=["text", "json"])
+    q.add_argument("-o", "--out", help="write validation.csv, skipped.csv, summary.json and the scatter plot here")
+    q.add_argument("-v", "--verbose", action="store_true", help="list skipped rows with reasons")
+    q.set_defaults(func=cmd_validate)
+
+    q = sub.add_parser("calibrate", help="fit efficiency/overhead parameters of a preset to measurements")
+    q.add_argument("--arch", required=True)
+    q.add_argument("--data", required=True, help="CSV in the models/measurements format")
+    q.add_argument("--params", default="eff_compute,eff_mem,kernel_overhead")
+    q.add_argument("--split", default="all", choices=["all", "calibration", "evaluation"],
+                   help="rows to fit on")
+    q.add_argument("--eval-split", choices=["calibration", "evaluation"],
+                   help="also report the error on these held-out rows")
+    q.add_argument("--group", help="only rows of these groups")
+    q.add_argument("-o", "--output", help="write the calibrated preset TOML here")
+    q.set_defaults(func=cmd_calibrate)
+

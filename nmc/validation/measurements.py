@@ -1,0 +1,72 @@
+"""Published measurements (models/measurements/*.csv): loading and checking rows."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..paths import measurements_dir
+
+COLUMNS = ("id", "group", "system", "arch", "devices", "model", "weights", "activations", "kv",
+           "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp", "framework",
+           "metric", "value", "unit", "kind", "split", "source", "notes")
+REQUIRED = ("id", "group", "metric", "value", "kind", "split", "source")
+GROUPS = ("gpu-decode", "gpu-prefill", "gpu-serving", "training", "pim", "aimc", "gpu-kernel")
+KINDS = ("measured", "vendor-published", "measured-here")
+SPLITS = ("calibration", "evaluation")
+INT_COLS = ("devices", "batch", "prompt", "context", "output", "tp", "pp", "dp")
+
+
+def load(paths=None) -> list[dict]:
+    """Rows of every CSV given (default: all bundled files), with ints/floats parsed.
+    A row missing a required field, or with a bad value, is an error naming file, line, column."""
+    if paths is None:
+        paths = sorted(measurements_dir().glob("*.csv"))
+    rows, seen = [], {}
+    for path in map(Path, paths):
+        try:
+            f = open(path, newline="")
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+        with f:
+            reader = csv.DictReader(f)
+            missing_cols = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+            if missing_cols:
+                raise ConfigError(f"{path}: missing column(s) {', '.join(missing_cols)} "
+                                  f"(required: {', '.join(REQUIRED)})")
+            for line, raw in enumerate(reader, start=2):
+                rows.append(_check(raw, f"{path}:{line}", seen))
+    return rows
+
+
+def _check(raw: dict, where: str, seen: dict) -> dict:
+    row = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k is not None}
+    for c in REQUIRED:
+        if not row.get(c):
+            raise ConfigError(f"{where}: empty required field {c!r}")
+    if row["id"] in seen:
+        raise ConfigError(f"{where}: duplicate id {row['id']!r} (first at {seen[row['id']]})")
+    seen[row["id"]] = where
+    if row["group"] not in GROUPS:
+        raise ConfigError(f"{where}: group {row['group']!r} not one of {', '.join(GROUPS)}")
+    if row["kind"] not in KINDS:
+        raise ConfigError(f"{where}: kind {row['kind']!r} not one of {', '.join(KINDS)}")
+    if row["split"] not in SPLITS:
+        raise ConfigError(f"{where}: split {row['split']!r} not one of {', '.join(SPLITS)}")
+    try:
+        row["value"] = float(row["value"])
+    except ValueError:
+        raise ConfigError(f"{where}: value {row['value']!r} is not a number") from None
+    if not row["value"] > 0:
+        raise ConfigError(f"{where}: value must be > 0, got {row['value']}")
+    for c in INT_COLS:
+        v = row.get(c) or ""
+        if v == "":
+            row[c] = None
+            continue
+        try:
+            row[c] = int(float(v))
+        except ValueError:
+            row[c] = v          # e.g. "16M tokens/step": kept as text, the predictor decides
+    row["where"] = where
+    return row

@@ -1,0 +1,61 @@
+"""Predict every published measurement and report the error per group (docs/validation.md).
+
+Each group has a predictor (one module per group in this package, registered in registry.py):
+row -> predicted value in the row's metric and unit. A row the model cannot express raises
+Skip(reason) and is listed, never dropped silently."""
+from __future__ import annotations
+
+import math
+import statistics
+
+from . import aimc, gpu, kernel, pim, training  # noqa: F401  (register their predictors)
+from . import measurements
+from .registry import PREDICTORS, Skip
+
+
+# ---- running the validation -------------------------------------------------------------------
+def run(rows=None, split: str = "all", groups=None) -> dict:
+    """Predict rows; returns {"rows": [...], "groups": {...}, "skipped": [...]}."""
+    rows = measurements.load() if rows is None else rows
+    done, skipped = [], []
+    for row in rows:
+        if split != "all" and row["split"] != split:
+            continue
+        if groups and row["group"] not in groups:
+            continue
+        fn = PREDICTORS.get(row["group"])
+        if fn is None:
+            skipped.append({"id": row["id"], "group": row["group"],
+                            "reason": f"no predictor for group {row['group']!r} yet"})
+            continue
+        try:
+            pred = float(fn(row))
+        except Skip as e:
+            skipped.append({"id": row["id"], "group": row["group"], "reason": str(e)})
+            continue
+        if not math.isfinite(pred) or pred <= 0:
+            skipped.append({"id": row["id"], "group": row["group"],
+                            "reason": f"prediction is {pred}"})
+            continue
+        meas = row["value"]
+        done.append({"id": row["id"], "group": row["group"], "arch": row.get("arch"),
+                     "model": row.get("model"), "metric": row["metric"], "split": row["split"],
+                     "kind": row["kind"], "batch": row.get("batch"), "measured": meas,
+                     "predicted": pred, "ratio": pred / meas,
+                     "ape": abs(pred - meas) / meas, "source": row["source"]})
+    return {"rows": done, "groups": summarize(done), "skipped": skipped}
+
+
+def summarize(done: list[dict]) -> dict:
+    out = {}
+    for g in sorted({r["group"] for r in done}):
+        rs = [r for r in done if r["group"] == g]
+        apes = [r["ape"] for r in rs]
+        worst = max(rs, key=lambda r: r["ape"])
+        out[g] = {"n": len(rs), "median_ape": statistics.median(apes),
+                  "mean_ape": statistics.fmean(apes),
+                  "median_ratio": statistics.median(r["ratio"] for r in rs),
+                  "within_25pct": sum(a <= 0.25 for a in apes) / len(apes),
+                  "worst": {"id": worst["id"], "ape": worst["ape"],
+                            "measured": worst["measured"], "predicted": worst["predicted"]}}
+    return out
