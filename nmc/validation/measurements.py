@@ -8,13 +8,17 @@ from ..errors import ConfigError
 from ..paths import measurements_dir
 
 COLUMNS = ("id", "group", "system", "arch", "devices", "model", "weights", "activations", "kv",
-           "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp", "framework",
-           "metric", "value", "unit", "kind", "split", "source", "notes")
+           "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp", "ep", "cp", "vpp",
+           "micro_batch", "zero", "recompute", "fp8", "framework", "runtime", "concurrency",
+           "request_rate", "dataset", "metric", "value", "unit", "kind", "split", "source",
+           "quote", "notes")
 REQUIRED = ("id", "group", "metric", "value", "kind", "split", "source")
 GROUPS = ("gpu-decode", "gpu-prefill", "gpu-serving", "training", "pim", "aimc", "gpu-kernel")
 KINDS = ("measured", "vendor-published", "measured-here")
 SPLITS = ("calibration", "evaluation")
-INT_COLS = ("devices", "batch", "prompt", "context", "output", "tp", "pp", "dp")
+INT_COLS = ("devices", "batch", "prompt", "context", "output", "tp", "pp", "dp", "ep", "cp", "vpp",
+            "micro_batch", "zero", "fp8", "concurrency")
+FLOAT_COLS = ("request_rate",)      # requests/s; "inf" = all requests at once
 
 
 def load(paths=None) -> list[dict]:
@@ -68,5 +72,16 @@ def _check(raw: dict, where: str, seen: dict) -> dict:
             row[c] = int(float(v))
         except ValueError:
             row[c] = v          # e.g. "16M tokens/step": kept as text, the predictor decides
+    for c in FLOAT_COLS:
+        v = row.get(c) or ""
+        if v == "":
+            row[c] = None
+            continue
+        try:
+            row[c] = float(v)
+        except ValueError:
+            raise ConfigError(f"{where}: {c} {v!r} is not a number (or inf)") from None
+        if not row[c] > 0:
+            raise ConfigError(f"{where}: {c} must be > 0, got {v}")
     row["where"] = where
     return row
