@@ -64,7 +64,7 @@ HOST = [
     P("e_sram", "energy", "energy_byte", 0.0, 0, INF, "energy per byte to/from SRAM/L2"),
     P("e_link", "energy", "energy_byte", 0.0, 0, INF, "energy per byte over the link"),
     P("p_static", "energy", "power", 0.0, 0, INF, "static power charged for the whole time"),
-    # information (not used by the cost kernel, used by nmc.policy and listings)
+    # information (not used by the cost kernel, used by nmc.arch.export and listings)
     P("tdp", "power", "power", 0.0, 0, INF, "board/module power"),
     P("die_area", "die", "area", 0.0, 0, INF, "die area in mm2 for export-control density"),
 ]

@@ -16,6 +16,8 @@ def cmd_validate(args) -> int:
     res = run(rows, split=args.split, groups=groups)
     if args.format == "json":
         print(to_json({"groups": res["groups"], "skipped": res["skipped"]}))
+    elif args.format == "markdown" and args.rows:
+        print(_rows_table(res, markdown=True))
     else:
         table = [{"group": g, "n": s["n"], "median_ape": f"{s['median_ape']:.1%}",
                   "mean_ape": f"{s['mean_ape']:.1%}", "median_pred/meas": s["median_ratio"],
@@ -25,6 +27,9 @@ def cmd_validate(args) -> int:
         print(f"nmc validation ({args.split} rows)\n")
         print(render(table))
         print(f"\n{len(res['rows'])} rows predicted, {len(res['skipped'])} skipped")
+        if args.rows:
+            print()
+            print(_rows_table(res, markdown=args.format == "markdown"))
         if args.verbose:
             for s in res["skipped"]:
                 print(f"  skipped {s['id']} [{s['group']}]: {s['reason']}")
@@ -37,6 +42,24 @@ def cmd_validate(args) -> int:
         paths = validation_scatter(res["rows"], out / "validation_scatter.png") if res["rows"] else []
         print("wrote " + ", ".join(str(p) for p in [out / "validation.csv", *paths]), file=sys.stderr)
     return 0
+
+
+def _rows_table(res: dict, markdown: bool) -> str:
+    """Every row: measured, predicted and the error, then the rows not predicted with why."""
+    rows = [{"id": r["id"], "group": r["group"], "metric": r["metric"], "split": r["split"],
+             "measured": r["measured"], "predicted": r["predicted"],
+             "error": f"{r['ratio'] - 1:+.1%}"} for r in res["rows"]]
+    rows += [{"id": s["id"], "group": s["group"], "metric": "", "split": "", "measured": None,
+              "predicted": None, "error": f"not predicted: {s['reason']}"} for s in res["skipped"]]
+    if not markdown:
+        return render(rows)
+    cols = ["id", "group", "metric", "split", "measured", "predicted", "error"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = [("" if r[c] is None else (f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c])))
+                 for c in cols]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def cmd_calibrate(args) -> int:
@@ -82,7 +105,10 @@ def register(sub) -> None:
     q.add_argument("--data", nargs="*", help="measurement CSVs (default: the bundled ones)")
     q.add_argument("--split", default="all", choices=["all", "calibration", "evaluation"])
     q.add_argument("--group", help="comma-separated groups to include")
-    q.add_argument("--format", default="text", choices=["text", "json"])
+    q.add_argument("--format", default="text", choices=["text", "json", "markdown"],
+                   help="markdown: with --rows, the per-row table as Markdown (docs)")
+    q.add_argument("--rows", action="store_true",
+                   help="also list every row: measured, predicted, error (and why a row is skipped)")
     q.add_argument("-o", "--out", help="write validation.csv, skipped.csv, summary.json and the scatter plot here")
     q.add_argument("-v", "--verbose", action="store_true", help="list skipped rows with reasons")
     q.set_defaults(func=cmd_validate)

@@ -1,4 +1,4 @@
-"""Figures from a sweep Table (nmc.sweep / nmc.sweep.load): heatmap of a metric over two
+"""Figures from a sweep Table (nmc.sweep / nmc.sweeps.load): heatmap of a metric over two
 parameters with the dominant bound hatched and outlined, line chart over one parameter (one line
 per architecture, model or other parameter), Pareto front of two metrics."""
 from __future__ import annotations

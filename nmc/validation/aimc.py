@@ -1,5 +1,5 @@
 """Predictors for the `aimc` measurement group: chip peak TOPS and TOPS/W of the AIMC presets
-(nmc.aimc.chip_figures). A row about one core is evaluated with aimc_tiles = 1; the HERMES
+(nmc.analysis.aimc.chip_figures). A row about one core is evaluated with aimc_tiles = 1; the HERMES
 four-phase (high-precision) read mode is the preset with 2-bit input phases (aimc_dac_bits = 2,
 docs/aimc.md). Workload latencies of non-LLM networks are skipped with the reason."""
 from __future__ import annotations

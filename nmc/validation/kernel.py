@@ -1,5 +1,5 @@
 """Predictor of the `gpu-kernel` validation group: single-kernel micro-benchmarks (GEMM, decode
-attention), as written by experiments/measure/measure_gpu.py. Costs come from nmc.kernel_cost.
+attention), as written by experiments/measure/measure_gpu.py. Costs come from nmc.analysis.kernel.
 
 Row encoding (models/measurements/README.md, "Kernel rows"):
 - `model` is the kernel: `gemm` or `attention-decode`; `phase` = `kernel`; `devices` 1 or empty.
@@ -57,7 +57,7 @@ def _int_col(row: dict, col: str, where: str) -> int:
 
 
 def kernel_cost(row: dict, arch=None):
-    """The nmc.kernel_cost result for a gpu-kernel row."""
+    """The nmc.analysis.kernel result for a gpu-kernel row."""
     where = row.get("where") or row.get("id") or "row"
     arch = arch or row.get("arch")
     if not arch:
