@@ -27,18 +27,25 @@ def names(text: str) -> list[str]:
     return [t.strip() for t in str(text).split(",") if t.strip()]
 
 
-def overrides(items) -> dict:
+def key_values(items, option: str = "--set", example: str = "mem_bw='4 TB/s'") -> dict:
+    """KEY=VALUE strings (a repeated option) -> {key: value text}."""
     out = {}
     for it in items or []:
         if "=" not in it:
-            raise NmcError(f"--set expects KEY=VALUE (e.g. mem_bw='4 TB/s'), got {it!r}")
+            raise NmcError(f"{option} expects KEY=VALUE (e.g. {example}), got {it!r}")
         k, v = it.split("=", 1)
-        v = v.strip()
+        out[k.strip()] = v.strip()
+    return out
+
+
+def overrides(items) -> dict:
+    """--set KEY=VALUE items -> {key: number, or the text where it has a unit}."""
+    out = {}
+    for k, v in key_values(items).items():
         try:
-            v = float(v)
+            out[k] = float(v)
         except ValueError:
-            pass
-        out[k.strip()] = v
+            out[k] = v
     return out
 
 

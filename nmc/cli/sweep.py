@@ -7,7 +7,7 @@ import sys
 import time
 
 from ..errors import NmcError
-from .common import add_scenario_args, ints, scenario_kw
+from .common import add_scenario_args, ints, key_values, scenario_kw
 
 
 def _client(address: str | None):
@@ -65,16 +65,6 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def _where(items) -> dict:
-    out = {}
-    for it in items or []:
-        if "=" not in it:
-            raise NmcError(f"--where expects PARAM=VALUE, got {it!r}")
-        k, v = it.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def cmd_plot(args) -> int:
     from .. import sweeps as sw
     from ..plot import sweep as ps
@@ -84,7 +74,7 @@ def cmd_plot(args) -> int:
         kind = "heatmap" if args.y and args.y in t.params else (
             "pareto" if args.y else "line")
     out = args.output or f"{args.results.rstrip('/')}/{kind}.png"
-    w = _where(args.where)
+    w = key_values(args.where, "--where", "context=2048")
     if kind == "heatmap":
         if not (args.x and args.y and args.metric):
             raise NmcError("heatmap needs --x PARAM --y PARAM --metric METRIC")
