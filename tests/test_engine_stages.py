@@ -12,7 +12,7 @@ from nmc.arch.schema import INDEX, PARAMS
 from nmc.engine import gpu
 from nmc.engine.layout import N_PREP, N_PX, PX_ACTIVE, PX_W
 from nmc.engine.passes import prepare_host
-from nmc.engine.layout import N_OF, N_SLOTS, S_ADT, S_KVDT, S_TP, S_WDT
+from nmc.engine.layout import N_OF, N_SLOTS, S_ADT, S_KVDT, S_RUNTIME, S_TP, S_WDT
 from nmc.engine.ops import build_ops
 from nmc.engine.vectors import model_vector, scenario_vector
 from nmc.workload.model import load_model
@@ -27,7 +27,8 @@ def _structure(model, a, *, batch=4, context=700, tp=2, phase="decode", weights=
     s = scenario_vector(Scenario(phase=phase, batch=batch, context=context, tp=tp,
                                  weights=weights))
     ops = np.zeros((N_SLOTS, N_OF))
-    build_ops(m, float(batch), 1.0, float(context), s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT], ops)
+    build_ops(m, float(batch), 1.0, float(context), s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT],
+              s[S_RUNTIME], ops)
     prep = np.full((N_PREP, N_SLOTS), np.nan)
     px = np.full(N_PX, np.nan)
     prepare_host(ops, a, s[S_TP], prep, px)

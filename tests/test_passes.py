@@ -30,7 +30,7 @@ def test_training_forward_is_a_prefill_pass_except_named_rows(model, mb, seq):
     fwd = np.empty((L.N_SLOTS, L.N_OF))
     train_fwd_table(m, m[L.M_LAYERS], mb, seq, 1.0, 1.0, bf16, bf16, True, True, False, fwd)
     pre = np.empty((L.N_SLOTS, L.N_OF))
-    build_ops(m, mb, seq, 0.0, 1.0, bf16, bf16, bf16, pre)
+    build_ops(m, mb, seq, 0.0, 1.0, bf16, bf16, bf16, float(L.RUN_FUSED), pre)   # training's mode
     for i in range(L.N_SLOTS):
         if i not in TRAINING_ROWS:
             np.testing.assert_array_equal(fwd[i], pre[i], err_msg=L.OP_NAMES[i])
@@ -44,10 +44,11 @@ def test_training_forward_is_a_prefill_pass_except_named_rows(model, mb, seq):
     # + the training rows priced by the same pass loop
     r = train(model, arch, devices=1, global_batch=mb, micro_batch=mb, seq=seq,
               recompute="none", zero=0)
-    rep = nmc.analyze(model, arch, phase="prefill", batch=mb, prompt=seq)
+    rep = nmc.analyze(model, arch, phase="prefill", batch=mb, prompt=seq, runtime="fused")
     same = sum(o["time_s"] for o in rep.ops if L.OP_NAMES.index(o["name"]) not in TRAINING_ROWS)
     s = np.zeros(L.N_SCEN)
     s[L.S_TP] = 1.0
+    s[L.S_RUNTIME] = L.RUN_FUSED
     only = np.empty((L.N_SLOTS, L.N_OF))
     select_rows(fwd, SEL_ALL, only)
     for i in range(L.N_SLOTS):

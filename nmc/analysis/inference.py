@@ -115,10 +115,14 @@ def check_scenario(spec: ModelSpec, arch: Architecture, sc: Scenario) -> list[st
         if arch["link_bw"] <= 0:
             raise ScenarioError(f"tp={sc.tp} needs a device-to-device link but {arch.name} "
                                 f"has link_bw = 0")
-        if sc.tp > arch["devices_per_node"]:
-            raise ScenarioError(f"tp={sc.tp} exceeds devices_per_node="
-                                f"{int(arch['devices_per_node'])} of {arch.name}")
     warns = []
+    if sc.tp > arch["devices_per_node"]:
+        if arch["net_bw"] <= 0:
+            raise ScenarioError(f"tp={sc.tp} exceeds devices_per_node="
+                                f"{int(arch['devices_per_node'])} of {arch.name} and it has no "
+                                f"scale-out network (net_bw = 0)")
+        warns.append(f"tp={sc.tp} spans {-(-sc.tp // int(arch['devices_per_node']))} nodes: its "
+                     f"all-reduces cross the network (hierarchical, net_bw)")
     span = {"prefill": sc.prompt, "decode": sc.context + 1,
             "generate": sc.prompt + sc.generate}[sc.phase]
     if span > spec.max_positions:
@@ -167,7 +171,7 @@ def _run(m, s, a):
 def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int = 512,
             context: int = 2048, generate: int = 128, tp: int = 1, weights: str = "bf16",
             activations: str = "bf16", kv: str = "bf16", mapping: str = "auto",
-            **arch_overrides) -> Report:
+            runtime: str = "graphs", dequant="fused", **arch_overrides) -> Report:
     """Evaluate one scenario. `model`: bundled name, config.json path or ModelSpec; `arch`:
     preset name, TOML path or Architecture; extra keywords override arch parameters."""
     spec = load_model(model)
@@ -175,7 +179,8 @@ def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int =
     if arch_overrides:
         a = a.with_(**arch_overrides)
     sc = Scenario(phase=phase, batch=batch, prompt=prompt, context=context, generate=generate,
-                  tp=tp, weights=weights, activations=activations, kv=kv, mapping=mapping)
+                  tp=tp, weights=weights, activations=activations, kv=kv, mapping=mapping,
+                  runtime=runtime, dequant=dequant)
     warns = check_scenario(spec, a, sc)
     mv, sv, av = model_vector(spec), scenario_vector(sc), a.vector()
     res, ops, terms = _run(mv, sv, av)

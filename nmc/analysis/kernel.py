@@ -16,8 +16,8 @@ import numpy as np
 
 from ..arch.loader import Architecture, load_arch
 from ..engine.layout import (
-    ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_FLOPS, ACC_LAT, ACC_MEM, N_ACC, BOUND_NAMES, N_OF, N_SLOTS, N_TERMS, O_COUNT, OP_CONTEXT, OP_QKV, OP_SCORE, OP_SOFTMAX,
-    S_ADT, S_KVDT, S_WDT, T_COMPUTE, T_MEM,
+    ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_FLOPS, ACC_LAT, ACC_MEM, BOUND_NAMES, N_ACC, N_OF,
+    N_SLOTS, N_TERMS, O_COUNT, O_KERNELS, OP_CONTEXT, OP_QKV, OP_SCORE, OP_SOFTMAX, S_ADT, S_KVDT, S_RUNTIME, S_WDT, T_COMPUTE, T_MEM,
 )
 from ..engine.ops import _gemm, build_ops
 from ..engine.passes import cost_ops
@@ -71,24 +71,27 @@ def _cost(ops: np.ndarray, av: np.ndarray, scenario: Scenario) -> KernelCost:
 
 
 def gemm_time(arch, M: int, N: int, K: int, dtype: str = "bf16",
-              weights_dtype: str | None = None) -> KernelCost:
+              weights_dtype: str | None = None, runtime: str = "eager") -> KernelCost:
     """One (M x K) @ (K x N) product: M activation rows (tokens), a K x N weight matrix.
     `dtype` is the activation/compute type, `weights_dtype` the weight storage type (default:
-    dtype), as the `activations` and `weights` of nmc.analyze."""
+    dtype), as the `activations` and `weights` of nmc.analyze. `runtime`: eager (default) is one
+    call launched from the host, as a micro-benchmark times it; graphs/fused as in a model step."""
     av = _host_arch(arch)
     M, N, K = _dim("M", M), _dim("N", N), _dim("K", K)
     wdt = weights_dtype or dtype
     adt_code = dtype_code(dtype, "dtype")
     dtype_code(wdt, "weights_dtype")
     wb, ab = DTYPES[wdt.lower()][1], DTYPES[dtype.lower()][1]
-    sc = Scenario(phase="decode", batch=1, weights=wdt, activations=dtype, kv=dtype)
+    sc = Scenario(phase="decode", batch=1, weights=wdt, activations=dtype, kv=dtype,
+                  runtime=runtime)
     ops = np.zeros((N_SLOTS, N_OF))
     _gemm(ops, OP_QKV, 1.0, M, N, K, 1.0, wb, ab, float(adt_code), 1.0)
     return _cost(ops, av, sc)
 
 
 def attention_decode_time(arch, batch: int, heads: int, kv_heads: int, head_dim: int,
-                          context: int, dtype: str = "bf16", kv_dtype: str | None = None) -> KernelCost:
+                          context: int, dtype: str = "bf16", kv_dtype: str | None = None,
+                          runtime: str = "eager") -> KernelCost:
     """Attention of one decode step: `batch` sequences, one query token each, attending to
     `context` key/value positions (the KV length, the new token included), `heads` query heads
     sharing `kv_heads` KV heads of size `head_dim` (score + softmax + context, one fused kernel;
@@ -101,7 +104,8 @@ def attention_decode_time(arch, batch: int, heads: int, kv_heads: int, head_dim:
     if h % hkv:
         raise ScenarioError(f"heads ({h}) must be a multiple of kv_heads ({hkv})")
     kvd = kv_dtype or dtype
-    sc = Scenario(phase="decode", batch=int(b), context=int(ctx) - 1, activations=dtype, kv=kvd)
+    sc = Scenario(phase="decode", batch=int(b), context=int(ctx) - 1, activations=dtype, kv=kvd,
+                  runtime=runtime)
     # a one-layer model with these attention shapes; only its attention rows are kept
     spec = from_config({"model_type": "llama", "hidden_size": h * hd, "num_hidden_layers": 1,
                         "num_attention_heads": h, "num_key_value_heads": hkv, "head_dim": hd,
@@ -109,7 +113,10 @@ def attention_decode_time(arch, batch: int, heads: int, kv_heads: int, head_dim:
                        where="attention_decode_time")
     s = scenario_vector(sc)
     ops = np.empty((N_SLOTS, N_OF))
-    build_ops(model_vector(spec), b, 1.0, ctx - 1.0, 1.0, s[S_WDT], s[S_ADT], s[S_KVDT], ops)
+    build_ops(model_vector(spec), b, 1.0, ctx - 1.0, 1.0, s[S_WDT], s[S_ADT], s[S_KVDT],
+              s[S_RUNTIME], ops)
+    if runtime == "eager":
+        ops[OP_SCORE, O_KERNELS] = 1.0  # one benchmarked call: attention with the append fused in
     keep = (OP_SCORE, OP_SOFTMAX, OP_CONTEXT)
     for i in range(N_SLOTS):
         if i not in keep:

@@ -54,7 +54,8 @@ HOST = [
     P("eff_mem", "efficiency", "fraction", 0.85, 0, 1, "achievable fraction of mem_bw", True),
     P("eff_sram", "efficiency", "fraction", 0.8, 0, 1, "achievable fraction of sram_bw", True),
     P("eff_link", "efficiency", "fraction", 0.8, 0, 1, "achievable fraction of link/net bandwidth", True),
-    P("kernel_overhead", "efficiency", "time", 4e-6, 0, 1.0, "per-kernel launch and tail overhead"),
+    P("kernel_overhead", "efficiency", "time", 4e-6, 0, 1.0, "per-kernel cost on the device, graphs or not: launch gap, memory-pipeline ramp and tail"),
+    P("launch_overhead", "efficiency", "time", 0.0, 0, 1.0, "per-kernel host launch cost in eager mode (framework dispatch + driver launch); the larger of it and kernel_overhead applies; 0: not modelled"),
     P("mem_usable", "efficiency", "fraction", 0.9, 0, 1, "fraction of mem_capacity usable for weights, KV, activations", True),
     # energy
     P("e_flop_fp32", "energy", "energy_flop", 0.0, 0, INF, "energy per FP32 FLOP"),

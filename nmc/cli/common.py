@@ -49,6 +49,13 @@ def overrides(items) -> dict:
     return out
 
 
+def _dequant(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
 def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
     p.add_argument("--model", required=True, help="bundled model name(s) or config.json path(s), comma separated" if multi else "bundled model name or config.json path")
     p.add_argument("--arch", required=True, help="preset name(s) or TOML path(s), comma separated" if multi else "preset name or TOML path")
@@ -65,6 +72,12 @@ def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
                    choices=["host-only", "pim-gemv", "pim-attention", "pim-all-decode", "auto"],
                    help="which engine runs which operator on a PIM system (docs/nmc.md); "
                         "auto = the faster engine per operator group (host-only without PIM)")
+    p.add_argument("--runtime", default="graphs", choices=["eager", "graphs", "fused"],
+                   help="how kernels run (docs/model.md, Runtime modes): eager PyTorch launches, "
+                        "CUDA graphs as vLLM/SGLang decode (default), fused as TensorRT-LLM")
+    p.add_argument("--dequant", default="fused",
+                   help="weight-only int8/int4 kernels: fused (Marlin/TensorRT-LLM class, at the "
+                        "memory roofline; default), torch (PyTorch/gpt-fast), or ALU ops per weight")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an architecture parameter, e.g. --set mem_bw='4 TB/s'")
     p.add_argument("--format", default="text", choices=["text", "json", "csv"])
@@ -73,7 +86,8 @@ def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
 def scenario_kw(args, batch: int) -> dict:
     return dict(phase=args.phase, batch=batch, prompt=args.prompt, context=args.context,
                 generate=args.generate, tp=args.tp, weights=args.weights,
-                activations=args.activations, kv=args.kv, mapping=args.mapping,
+                activations=args.activations, kv=args.kv, mapping=args.mapping, runtime=args.runtime,
+                dequant=_dequant(args.dequant),
                 **overrides(args.set))
 
 

@@ -65,6 +65,7 @@ from .layout import (
     S_KVDT,
     S_PHASE,
     S_PROMPT,
+    S_RUNTIME,
     S_TP,
     S_WDT,
     T_COMM,
@@ -267,7 +268,7 @@ def aimc_map_and_cost(ops, i, a, s, terms):
         aimc_tile_cost(ops, i, a, s, terms)
         terms[i, T_ENGINE] = ENGINE_AIMC_TILES
     else:
-        gpu_cost(ops, i, a, s[S_TP], terms)
+        gpu_cost(ops, i, a, s[S_TP], s[S_RUNTIME], terms)
         terms[i, T_ENGINE] = ENGINE_AIMC_DIGITAL
 
 

@@ -100,6 +100,30 @@ def group_time(kind, nbytes, p, stride, a, algo):
 
 
 @njit(cache=True)
+def one_shot_allreduce_time(nbytes, p, a):
+    """The custom all-reduce of inference runtimes for small buffers inside one node (vLLM,
+    TensorRT-LLM, SGLang "one-shot"): every device reads the p-1 other buffers over its links in
+    one exchange and sums locally: (p-1) S / bw + 2 latency steps (signal, then read)."""
+    if p <= 1.0 or nbytes <= 0.0:
+        return 0.0
+    bl = a[A_LINK_BW] * a[A_EFF_LINK]
+    if bl <= 0.0:
+        return math.inf
+    return (p - 1.0) * nbytes / bl + 2.0 * a[A_LINK_LAT]
+
+
+@njit(cache=True)
+def tp_allreduce_time(nbytes, p, a):
+    """The tensor-parallel all-reduce of inference: the faster of NCCL's ring or hierarchical
+    algorithm (group_time, ALGO_BEST; across nodes when p > devices_per_node) and, inside one
+    node, the one-shot all-reduce (docs/model.md, "Tensor parallelism")."""
+    t = group_time(COLL_ALLREDUCE, nbytes, p, 1.0, a, ALGO_BEST)
+    if p <= a[A_DPN]:
+        t = min(t, one_shot_allreduce_time(nbytes, p, a))
+    return t
+
+
+@njit(cache=True)
 def p2p_time(nbytes, stride, a):
     """Point-to-point send between neighbours `stride` ranks apart (pipeline stages)."""
     if nbytes <= 0.0:

@@ -16,7 +16,7 @@ from .layout import (
     R_ACT_BYTES, R_AIMC_TILES, R_BOUND, R_DRAM, R_ENERGY, R_ENERGY_PER_TOKEN, R_FITS, R_FLOPS,
     R_KV_BYTES, R_LATENCY, R_MAX_BATCH, R_MEM_FOOTPRINT, R_T_COMM, R_T_COMPUTE, R_T_LAT, R_T_MEM,
     R_TOKENS_PER_S, R_TPOT, R_TTFT, R_WEIGHT_BYTES, S_ADT, S_BATCH, S_CONTEXT, S_GEN, S_KVDT,
-    S_PHASE, S_PROMPT, S_TP, S_WDT,
+    S_DEQUANT, S_PHASE, S_PROMPT, S_RUNTIME, S_TP, S_WDT,
 )
 from .ops import build_ops, footprint
 from .passes import RATE_MASK, cost_pass
@@ -70,7 +70,8 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
         else:
             c = s[S_CONTEXT]
         if rebuild:
-            build_ops(m, b, q, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], ops)
+            build_ops(m, b, q, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME], ops,
+                      s[S_DEQUANT])
         t_pass = cost_pass(ops, a, s, terms, acc, prep, px, rebuild or reprep, keep_terms)
         if i == 0 and phase != PHASE_DECODE:
             ttft = t_pass

@@ -4,9 +4,10 @@ import math
 import numpy as np
 from numba import njit
 
+from .collectives import A_DPN, A_NET_BW, A_NET_LAT, tp_allreduce_time
 from .layout import (
     A_E_BF16, A_E_FP8, A_E_FP32, A_E_LINK, A_E_MEM, A_E_SRAM, A_EFF_COMPUTE, A_EFF_LINK, A_EFF_MEM,
-    A_EFF_SRAM, A_KERNEL_OVH, A_LINK_BW, A_LINK_LAT, A_MEM_BW, A_MEM_CAP, A_MEM_USABLE, A_MMA_M,
+    A_EFF_SRAM, A_LAUNCH_OVH, A_KERNEL_OVH, A_LINK_BW, A_LINK_LAT, A_MEM_BW, A_MEM_CAP, A_MEM_USABLE, A_MMA_M,
     A_N_CORES, A_P_STATIC, A_PEAK_BF16, A_PEAK_FP8, A_PEAK_FP16, A_PEAK_FP32, A_PEAK_INT4,
     A_PEAK_INT8, A_SRAM_BW, A_TILE_M, A_TILE_N, K_COMM, K_CONTEXT, K_GEMM, K_LMHEAD, K_SCORE, O_AIN,
     O_AOUT, O_COMM, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS, O_KIND, O_KVRD, O_KVWR, O_M, O_N,
@@ -50,24 +51,52 @@ def energy_per_flop(a, dt):
 
 
 @njit(cache=True, inline="always")
+def _tile_eff(M, N, K, G, tfrac, tm, tn, cores, split_ok):
+    """(efficiency, split-K factor) of one tile shape: tiles spread in waves over the cores;
+    with split_ok a row of tiles that leaves cores idle splits K (chunks of at least tn)."""
+    tiles0 = max(G * _ceil(M / tm) * _ceil(N / tn) * tfrac, 1.0)
+    split = 1.0
+    if split_ok:
+        split = max(1.0, min(math.floor(cores / tiles0), math.floor(K / tn)))
+    tiles = _ceil(tiles0 * split)
+    waves = _ceil(tiles / cores)
+    return (M * N * G * tfrac * split) / (waves * cores * tm * tn), split
+
+
+@njit(cache=True, inline="always")
 def shape_efficiency(a, M, N, K, G, tfrac):
-    """Fraction of the matrix units doing useful work for G independent M x N x K products:
-    M padded to the MMA height, tiles of tile_m x tile_n spread in waves over n_cores. A skinny
-    product (M <= mma_m: decode GEMVs) with fewer tiles than cores splits K (split-K GEMV
-    kernels, chunks of at least tile_n) to occupy idle cores; wider ones do not (validated
-    against TensorRT-LLM time-to-first-token, docs/validation.md)."""
+    """Fraction of the matrix units doing useful work for G independent M x N x K products, with
+    the tile a GEMM library would pick for the shape (docs/model.md, "Shape efficiency"): M padded
+    to the MMA height; tiles of tm x tn spread in waves over n_cores. A decode-sized product (one
+    row of tiles, M <= tile_m / 2) or one whose preset tiles would leave three quarters of the
+    cores idle may take the narrower tiles tile_n/2 and tile_n/4 (>= 16) that libraries keep for
+    small problems, and, with a single row of tiles, split K (chunks of at least tn) when its
+    tiles leave cores idle; the shape with the highest efficiency (least padded work) wins, ties
+    keep the larger tile. Other products keep the preset tile (tile_m x tile_n): a narrower one
+    re-reads A more often from L2, and 128-token prefills measured with TensorRT-LLM match the
+    preset tile, not split-K (docs/validation.md). Depends on the structure parameters only
+    (tile_m, tile_n, mma_m, n_cores): the choice does not move with rates.
+    Returns (efficiency, tm, tn, split)."""
     mma = a[A_MMA_M]
     cores = a[A_N_CORES]
     m_pad = _ceil(M / mma) * mma
     tm = min(a[A_TILE_M], m_pad)
     tn = a[A_TILE_N]
-    tiles0 = max(G * _ceil(M / tm) * _ceil(N / tn) * tfrac, 1.0)
-    split = 1.0
-    if M <= mma:
-        split = max(1.0, min(math.floor(cores / tiles0), math.floor(K / tn)))
-    tiles = _ceil(tiles0 * split)
-    waves = _ceil(tiles / cores)
-    return (M * N * G * tfrac * split) / (waves * cores * tm * tn), tm, tn
+    preset_tiles = G * _ceil(M / tm) * _ceil(N / tn) * tfrac
+    # a library keeps other shapes for a decode-sized product (a single row of tiles,
+    # M <= tile_m / 2) and for one whose preset tiles would leave three quarters of the cores
+    # idle; split-K only for a single row of tiles
+    one_row = m_pad <= a[A_TILE_M]
+    small = (one_row and m_pad <= 0.5 * a[A_TILE_M]) or preset_tiles < 0.25 * cores
+    best, bn, bs = -1.0, tn, 1.0
+    for _ in range(3 if small else 1):
+        if tn < 16.0 and tn < a[A_TILE_N]:
+            break
+        eff, split = _tile_eff(M, N, K, G, tfrac, tm, tn, cores, small and one_row)
+        if eff > best * (1.0 + 1e-12):
+            best, bn, bs = eff, tn, split
+        tn = tn * 0.5
+    return best, tm, bn, bs
 
 
 # Two stages (docs/sweep.md, "Two stages per operator"): gpu_shape holds everything that depends
@@ -78,8 +107,8 @@ def shape_efficiency(a, M, N, K, G, tfrac):
 # Arch parameters gpu_shape (and ops.footprint) never read: moving one of them keeps the shapes.
 RATE_PARAMS = (A_PEAK_FP32, A_PEAK_BF16, A_PEAK_FP16, A_PEAK_FP8, A_PEAK_INT8, A_PEAK_INT4,
                A_MEM_BW, A_SRAM_BW, A_LINK_BW, A_LINK_LAT, A_EFF_COMPUTE, A_EFF_MEM, A_EFF_SRAM,
-               A_EFF_LINK, A_KERNEL_OVH, A_E_FP32, A_E_BF16, A_E_FP8, A_E_MEM, A_E_SRAM,
-               A_E_LINK, A_P_STATIC, A_MEM_CAP, A_MEM_USABLE)
+               A_EFF_LINK, A_KERNEL_OVH, A_LAUNCH_OVH, A_E_FP32, A_E_BF16, A_E_FP8, A_E_MEM, A_E_SRAM,
+               A_E_LINK, A_P_STATIC, A_MEM_CAP, A_MEM_USABLE, A_DPN, A_NET_BW, A_NET_LAT)
 
 # gpu_rates tuple (class-independent rates; static indices only: numba compiles a dynamic index
 # into a tuple as a branch per element, which made the kernel slow to compile)
@@ -93,22 +122,32 @@ def class_rate(a, dt):
 
 
 @njit(cache=True, inline="always")
-def gpu_rates(a):
+def kernel_cost(a, rt):
+    """Per-kernel cost in runtime mode rt (layout.RUNTIME_NAMES): on the device every kernel
+    pays kernel_overhead (launch gap, memory-pipeline ramp, tail), in a graph too; in eager mode
+    the host launches each kernel and the step runs at the slower of the two."""
+    if rt < 0.5:
+        return max(a[A_KERNEL_OVH], a[A_LAUNCH_OVH])
+    return a[A_KERNEL_OVH]
+
+
+@njit(cache=True, inline="always")
+def gpu_rates(a, rt):
     """Per-arch reciprocals and energies (one division each) so that gpu_time multiplies only;
-    per-class rates come from class_rate and energy_per_flop."""
+    per-class rates come from class_rate and energy_per_flop. rt: the runtime mode."""
     sram_bw = a[A_SRAM_BW]
     link_bw = a[A_LINK_BW]
     return (1.0 / (a[A_MEM_BW] * a[A_EFF_MEM]),
             1.0 / (sram_bw * a[A_EFF_SRAM]) if sram_bw > 0 else 0.0,
             1.0 if sram_bw > 0 else 0.0,
             1.0 / (link_bw * a[A_EFF_LINK]) if link_bw > 0 else math.inf,
-            a[A_LINK_LAT], a[A_KERNEL_OVH], a[A_E_MEM], a[A_E_SRAM], a[A_E_LINK])
+            a[A_LINK_LAT], kernel_cost(a, rt), a[A_E_MEM], a[A_E_SRAM], a[A_E_LINK])
 
 
 @njit(cache=True, inline="always")
 def gpu_shape(ops, i, a, tp):
     """Structure stage of op row i: (compute class, FLOPs at full shape efficiency `work`,
-    FLOPs, energy class, DRAM bytes, on-chip bytes, kernels, link bytes, latency steps,
+    FLOPs, energy class, DRAM bytes, on-chip bytes, kernels, link bytes, collective buffer bytes,
     is-collective). Reads the arch's tile_m, tile_n, mma_m and n_cores only."""
     kind = int(ops[i, O_KIND])
     flops = ops[i, O_FLOPS]
@@ -120,31 +159,35 @@ def gpu_shape(ops, i, a, tp):
     if kind == K_GEMM or kind == K_LMHEAD or kind == K_SCORE or kind == K_CONTEXT:
         M = ops[i, O_M]
         N = ops[i, O_N]
-        eff, tm, tn = shape_efficiency(a, M, N, ops[i, O_K], ops[i, O_G], ops[i, O_TFRAC])
+        eff, tm, tn, split = shape_efficiency(a, M, N, ops[i, O_K], ops[i, O_G], ops[i, O_TFRAC])
         cls = dt
         work = flops / eff if flops > 0 else 0.0
         if kind == K_GEMM or kind == K_LMHEAD:
-            # on-chip traffic: A re-read per column of tiles, B per row of tiles
+            # on-chip traffic: A re-read per column of tiles, B per row of tiles, and split-K's
+            # fp32 partial sums written and read back by the reduction
             sram = (ops[i, O_AIN] * _ceil(N / tn) + ops[i, O_W] * _ceil(M / tm)
-                    + ops[i, O_AOUT])
+                    + ops[i, O_AOUT] + 8.0 * (split - 1.0) * M * N * ops[i, O_G])
     link = 0.0
-    steps = 0.0
+    buf = 0.0
     comm = 0.0
     if kind == K_COMM and tp > 1.0:
-        # ring all-reduce: 2(p-1)/p of the buffer crosses each link, 2(p-1) latency steps
-        link = 2.0 * (tp - 1.0) / tp * ops[i, O_COMM]
-        steps = 2.0 * (tp - 1.0)
+        # all-reduce of a buffer of S bytes per device (time: collectives.tp_allreduce_time in
+        # the rate stage); link bytes for energy as a ring's 2(p-1)/p S; HBM traffic: the input
+        # read, the partner data read for the sum and the result written, ~3 S
+        buf = ops[i, O_COMM]
+        link = 2.0 * (tp - 1.0) / tp * buf
         comm = 1.0
-        dram = 0.0
+        dram = 3.0 * buf
         sram = 0.0
-    return cls, work, flops, dt, dram, sram, ops[i, O_KERNELS], link, steps, comm
+    return cls, work, flops, dt, dram, sram, ops[i, O_KERNELS], link, buf, comm
 
 
 @njit(cache=True, inline="always")
-def gpu_time(r_c, e_c, work, flops, dram, sram, kernels, link, steps, comm, r):
+def gpu_time(r_c, e_c, work, flops, dram, sram, kernels, link, t_coll, comm, r):
     """Rate stage: (t_compute, t_memory, t_latency, t_comm, DRAM bytes, SRAM bytes, energy) of
     one instance from gpu_shape's values, its class's rate r_c (class_rate) and energy per FLOP
-    e_c (energy_per_flop), and gpu_rates' tuple r."""
+    e_c (energy_per_flop), gpu_rates' tuple r and, for a collective, its time t_coll
+    (collectives.tp_allreduce_time), which runs alongside its HBM traffic."""
     t_c = work * r_c
     t_m = dram * r[RT_MEM]
     if r[RT_HAS_SRAM] > 0:
@@ -153,20 +196,21 @@ def gpu_time(r_c, e_c, work, flops, dram, sram, kernels, link, steps, comm, r):
         sram = 0.0
     t_x = 0.0
     if comm > 0:
+        t_x = max(t_coll, t_m)
         t_m = 0.0
-        t_x = link * r[RT_LINK] + steps * r[RT_LINK_LAT] if r[RT_LINK] < math.inf else math.inf
     energy = flops * e_c + dram * r[RT_E_MEM] + sram * r[RT_E_SRAM] + link * r[RT_E_LINK]
     return t_c, t_m, kernels * r[RT_OVH], t_x, dram, sram, energy
 
 
-@njit(cache=True)      # not inlined: host-only passes use gpu_shape/gpu_time directly (kernels.py)
-def gpu_cost(ops, i, a, tp, terms):
-    """Fill terms[i] for op row i on the host: compute, memory, latency and comm time per
-    instance, DRAM/SRAM bytes and energy (gpu_shape then gpu_time)."""
-    cls, work, flops, ecls, dram, sram, kern, link, steps, comm = gpu_shape(ops, i, a, tp)
+@njit(cache=True)      # not inlined: host-only passes use gpu_shape/gpu_time directly (passes.py)
+def gpu_cost(ops, i, a, tp, rt, terms):
+    """Fill terms[i] for op row i on the host in runtime mode rt: compute, memory, latency and
+    comm time per instance, DRAM/SRAM bytes and energy (gpu_shape then gpu_time)."""
+    cls, work, flops, ecls, dram, sram, kern, link, buf, comm = gpu_shape(ops, i, a, tp)
+    t_coll = tp_allreduce_time(buf, tp, a) if comm > 0 else 0.0
     t_c, t_m, t_l, t_x, dram, sram, energy = gpu_time(
         class_rate(a, int(cls)), energy_per_flop(a, int(ecls)), work, flops, dram, sram, kern,
-        link, steps, comm, gpu_rates(a))
+        link, t_coll, comm, gpu_rates(a, rt))
     terms[i, T_COMPUTE] = t_c
     terms[i, T_MEM] = t_m
     terms[i, T_LAT] = t_l

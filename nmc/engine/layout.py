@@ -58,25 +58,31 @@ SCEN_FIELDS = declare("S", [
     ("GEN", "generate"), ("TP", "tp"), ("WDT", "weights"), ("ADT", "activations"),
     ("KVDT", "kv"),
     ("MAPPING", "mapping"),     # which engine runs which operator (nmc/engine/mapping.py)
+    ("RUNTIME", "runtime"),     # how kernels are launched and fused (RUNTIME_NAMES)
+    ("DEQUANT", "dequant"),     # ALU ops per weight to de-quantize weight-only int8/int4 GEMMs
 ])
 N_SCEN = block_end("S")
 MAPPING_NAMES = declare("MAP", [
     ("HOST_ONLY", "host-only"), ("PIM_GEMV", "pim-gemv"), ("PIM_ATTENTION", "pim-attention"),
     ("PIM_ALL_DECODE", "pim-all-decode"), ("AUTO", "auto"),
 ])
+# runtime modes (docs/model.md, "Runtime modes"): kernels per operator and per-kernel cost
+RUNTIME_NAMES = declare("RUN", [("EAGER", "eager"), ("GRAPHS", "graphs"), ("FUSED", "fused")])
 PHASE_NAMES = declare("PHASE", [("PREFILL", "prefill"), ("DECODE", "decode"),
                                 ("GENERATE", "generate")])
 DT_BYTES = (4.0, 2.0, 2.0, 1.0, 1.0, 0.5)      # fp32 bf16 fp16 fp8 int8 int4 (dtype codes)
 
 # ---- operator slots (rows of the op table) --------------------------------------------------
 OP_NAMES = declare("OP", [
-    ("EMBED", "embed"), ("NORM1", "attn_norm"), ("QKV", "qkv_proj"), ("KVB", "kv_up_proj"),
+    ("EMBED", "embed"), ("NORM1", "attn_norm"), ("QKV", "qkv_proj"), ("ROPE", "rope"),
+    ("KVB", "kv_up_proj"),
     ("SCORE", "attn_score"), ("SOFTMAX", "softmax"), ("CONTEXT", "attn_context"),
     ("OPROJ", "o_proj"), ("ALLREDUCE", "tp_allreduce"), ("RESID", "residual_add"),
     ("NORM2", "mlp_norm"), ("UP", "mlp_up"), ("ACT", "mlp_act"), ("DOWN", "mlp_down"),
     ("ROUTER", "moe_router"), ("EUP", "expert_up"), ("EACT", "expert_act"),
     ("EDOWN", "expert_down"), ("SUP", "shared_up"), ("SDOWN", "shared_down"),
     ("FNORM", "final_norm"), ("LMHEAD", "lm_head"),
+    ("DEQUANT", "dequantize"),  # weight-only int8/int4: converting the weights (fused in GEMMs)
 ])
 N_SLOTS = block_end("OP")
 
@@ -139,14 +145,14 @@ declare("P", [
     ("ROW", "row"), ("N", "count"), ("CLS", "compute class"), ("ECLS", "energy class"),
     ("WORK", "FLOPs at full shape efficiency"), ("FLOPS", "flops"), ("DRAM", "dram bytes"),
     ("SRAM", "on-chip bytes"), ("KERN", "kernels"), ("LINK", "link bytes"),
-    ("STEPS", "latency steps"), ("COMM", "is collective"), ("NW", "count x work"),
+    ("BUF", "collective buffer bytes"), ("COMM", "is collective"), ("NW", "count x work"),
     ("ND", "count x dram"), ("NS", "count x sram"),
 ])
 N_PREP = block_end("P")
 N_CLASSES = 6                                  # dtype codes: compute and energy classes
 declare("PX", [
     ("ACTIVE", "active rows"), ("KERN", "kernels"), ("LINK", "link bytes"),
-    ("STEPS", "latency steps"), ("NCOMM", "collectives"), ("FLOPS", "flops"),
+    ("NCOMM", "collectives"), ("FLOPS", "flops"),
     ("DRAM", "dram bytes"), ("SRAM", "sram bytes"),
     ("F0", "flops per energy class", N_CLASSES),
     # the footprint of the pass's point (point_into)
@@ -227,6 +233,7 @@ A_EFF_MEM = _AI["eff_mem"]
 A_EFF_SRAM = _AI["eff_sram"]
 A_EFF_LINK = _AI["eff_link"]
 A_KERNEL_OVH = _AI["kernel_overhead"]
+A_LAUNCH_OVH = _AI["launch_overhead"]
 A_MEM_USABLE = _AI["mem_usable"]
 A_E_FP32 = _AI["e_flop_fp32"]
 A_E_BF16 = _AI["e_flop_bf16"]

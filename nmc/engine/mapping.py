@@ -6,7 +6,7 @@ from numba import njit
 
 from .aimc import A_AIMC_TILES, aimc_map_and_cost
 from .gpu import gpu_cost
-from .layout import S_TP, T_ENGINE
+from .layout import S_RUNTIME, S_TP, T_ENGINE
 from .pim import A_PIM_BANKS, pim_map_and_cost, pim_plan
 
 ENGINE_HOST = 0
@@ -30,5 +30,5 @@ def map_and_cost(ops, i, a, s, terms):
     if a[A_PIM_BANKS] > 0.0:             # PIM system: engine chosen by plan_engines
         pim_map_and_cost(ops, i, a, s, terms)
         return
-    gpu_cost(ops, i, a, s[S_TP], terms)
+    gpu_cost(ops, i, a, s[S_TP], s[S_RUNTIME], terms)
     terms[i, T_ENGINE] = ENGINE_HOST

@@ -1,8 +1,9 @@
 """Operator table of one forward pass of a decoder LLM (docs/model.md, "Workload").
 
-build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops) fills ops[N_SLOTS, N_OF] for `b` sequences that
-each add `q` new tokens on top of `c` cached ones, on one of `tp` tensor-parallel devices. Every
-quantity is per device and per instance; O_COUNT says how many instances run (layers)."""
+build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops) fills ops[N_SLOTS, N_OF] for `b` sequences
+that each add `q` new tokens on top of `c` cached ones, on one of `tp` tensor-parallel devices,
+with the kernels of runtime mode rt (KERNELS below). Every quantity is per device and per
+instance; O_COUNT says how many instances run (layers)."""
 import math
 
 from numba import njit
@@ -14,7 +15,7 @@ from .layout import (
     M_PARAMS, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
     O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_TFRAC, O_W, OP_ACT, OP_ALLREDUCE, OP_CONTEXT,
     OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB, OP_LMHEAD, OP_NORM1, OP_NORM2,
-    OP_OPROJ, OP_QKV, OP_RESID, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX, OP_SUP, OP_UP,
+    OP_DEQUANT, OP_OPROJ, OP_QKV, OP_RESID, OP_ROPE, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX, OP_SUP, OP_UP,
 )
 
 # FLOPs per element of the vector ops (documented in docs/model.md)
@@ -22,6 +23,26 @@ NORM_FLOPS = 5.0        # square, sum, rsqrt share, scale, weight
 SOFTMAX_FLOPS = 5.0     # max, subtract, exp, sum, scale
 ACT_FLOPS = 5.0         # SiLU/GELU (~4) + gate multiply
 ADD_FLOPS = 1.0
+ROPE_FLOPS = 3.0        # per rotated element: two multiplies and an add of the rotation pair
+
+# Kernels per operator instance in each runtime mode (docs/model.md, "Runtime modes"; sources in
+# docs/sources/runtime.md): (eager, graphs, fused) for
+#   norm     RMSNorm/LayerNorm: eager PyTorch ~7 elementwise/reduction kernels (to fp32, pow,
+#            mean, rsqrt, mul, weight, cast); vLLM/SGLang fused_add_rmsnorm 1; TRT-LLM 1
+#   resid    residual add: eager 1; folded into the fused add+norm kernel otherwise
+#   rope     rotary embedding of q and k: eager ~8 (rotate_half: slice, neg, cat, mul, add, x2);
+#            vLLM rotary_emb 1; TRT-LLM applies it inside the attention kernel: 0
+#   kvwrite  appending the new keys/values: eager 2 (k and v); vLLM reshape_and_cache 1; fused 0
+#   act      SiLU x gate: eager 2; vLLM SiluAndMul 1; TRT-LLM fused into the GEMM epilogue 0
+#   router   MoE gate GEMM + softmax/top-k: eager 4; fused top-k-softmax kernel 2; 2
+# Eager also runs q, k, v and gate, up as separate GEMMs (HF transformers' modules), merged in
+# the other modes (vLLM's QKVParallelLinear, MergedColumnParallelLinear).
+K_NORM_RT = (7.0, 1.0, 1.0)
+K_RESID_RT = (1.0, 0.0, 0.0)
+K_ROPE_RT = (8.0, 1.0, 0.0)
+K_KVWRITE_RT = (2.0, 1.0, 0.0)
+K_ACT_RT = (2.0, 1.0, 0.0)
+K_ROUTER_RT = (4.0, 2.0, 2.0)
 
 
 @njit(cache=True, inline="always")
@@ -60,7 +81,7 @@ def _vec(ops, s, kind, count, elems_in, elems_out, flops, wbytes, ab):
 
 
 @njit(cache=True)
-def build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops):
+def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
     for i in range(N_SLOTS):
         for j in range(N_OF):
             ops[i, j] = 0.0
@@ -83,10 +104,20 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops):
     dqk = m[M_DQK]
     dv = m[M_DV]
     nmat_up = 2.0 if m[M_GATED] > 0.5 else 1.0
+    r = int(rt)
+    k_norm = K_NORM_RT[r]
 
     _vec(ops, OP_EMBED, K_EMBED, 1.0, T * d, T * d, 0.0, 0.0, ab)
     _vec(ops, OP_NORM1, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+    ops[OP_NORM1, O_KERNELS] = k_norm
     _gemm(ops, OP_QKV, L, T, m[M_Q_OUT] / tp, d, 1.0, wb, ab, adt, 1.0)
+    if r == 0:
+        ops[OP_QKV, O_KERNELS] = 3.0
+    if K_ROPE_RT[r] > 0:
+        # rotary embedding of the new queries and keys (read and written once)
+        rot = T * (h + hkv) * dqk
+        _vec(ops, OP_ROPE, K_ELTWISE, L, rot, rot, ROPE_FLOPS * rot, 0.0, ab)
+        ops[OP_ROPE, O_KERNELS] = K_ROPE_RT[r]
     if m[M_KVB_N] > 0:
         _gemm(ops, OP_KVB, L, T, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
 
@@ -109,7 +140,7 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops):
         ops[s, O_KVRD] = b * span * hkv * dqk * kvb         # keys
     ops[s, O_KVWR] = b * q * kv_elems * kvb                 # new keys and values appended
     ops[s, O_DTYPE] = adt
-    ops[s, O_KERNELS] = 1.0                                 # fused score+softmax+context kernel
+    ops[s, O_KERNELS] = 1.0 + K_KVWRITE_RT[r]               # fused score+softmax+context kernel
     ops[s, O_TFRAC] = tfrac
 
     s = OP_SOFTMAX
@@ -147,13 +178,19 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops):
         ops[s, O_G] = 1.0
         ops[s, O_COMM] = T * d * ab
         ops[s, O_TFRAC] = 1.0
+        ops[s, O_KERNELS] = 1.0                             # one collective kernel
     _vec(ops, OP_RESID, K_ELTWISE, 2.0 * L, 2.0 * T * d, T * d, ADD_FLOPS * T * d, 0.0, ab)
+    ops[OP_RESID, O_KERNELS] = K_RESID_RT[r]
     _vec(ops, OP_NORM2, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+    ops[OP_NORM2, O_KERNELS] = k_norm
 
     if n_dense > 0:
         ff = m[M_FF] / tp
         _gemm(ops, OP_UP, n_dense, T, nmat_up * ff, d, 1.0, wb, ab, adt, 1.0)
+        if r == 0:
+            ops[OP_UP, O_KERNELS] = nmat_up
         _vec(ops, OP_ACT, K_ELTWISE, n_dense, nmat_up * T * ff, T * ff, ACT_FLOPS * T * ff, 0.0, ab)
+        ops[OP_ACT, O_KERNELS] = K_ACT_RT[r]
         _gemm(ops, OP_DOWN, n_dense, T, d, ff, 1.0, wb, ab, adt, 1.0)
 
     if n_moe > 0:
@@ -165,20 +202,35 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, ops):
         active = max(active, min(k, E))
         per_expert = T * k / active
         _gemm(ops, OP_ROUTER, n_moe, T, E, d, 1.0, wb, ab, adt, 1.0)
+        ops[OP_ROUTER, O_KERNELS] = K_ROUTER_RT[r]
         _gemm(ops, OP_EUP, n_moe, per_expert, nmat_up * ffe, d, active, wb, ab, adt, 1.0)
         sff = m[M_SHARED_FF] / tp
         act_elems = T * (k * ffe + sff)
         _vec(ops, OP_EACT, K_ELTWISE, n_moe, nmat_up * act_elems, act_elems,
              ACT_FLOPS * act_elems, 0.0, ab)
+        ops[OP_EACT, O_KERNELS] = K_ACT_RT[r]
         _gemm(ops, OP_EDOWN, n_moe, per_expert, d, ffe, active, wb, ab, adt, 1.0)
+        if r == 0:      # eager (HF-style loop over the experts hit): one GEMM per expert
+            ops[OP_EUP, O_KERNELS] = active
+            ops[OP_EDOWN, O_KERNELS] = active
         if sff > 0:
             _gemm(ops, OP_SUP, n_moe, T, nmat_up * sff, d, 1.0, wb, ab, adt, 1.0)
             _gemm(ops, OP_SDOWN, n_moe, T, d, sff, 1.0, wb, ab, adt, 1.0)
 
     # only the last position of each sequence needs logits
     _vec(ops, OP_FNORM, K_NORM, 1.0, b * d, b * d, NORM_FLOPS * b * d, d * ab, ab)
+    ops[OP_FNORM, O_KERNELS] = k_norm
     _gemm(ops, OP_LMHEAD, 1.0, b, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
     ops[OP_LMHEAD, O_KIND] = K_LMHEAD
+    if dq > 0.0 and int(wdt) >= 4 and int(adt) < 4:
+        # weight-only int8/int4: every weight of the layers' GEMMs read in this pass is
+        # converted on the FP32 units, fused into its GEMM (no launch, no extra traffic)
+        n_w = 0.0
+        for i in range(N_SLOTS):
+            if ops[i, O_KIND] == K_GEMM and ops[i, O_STATIC] > 0.5:
+                n_w += ops[i, O_COUNT] * ops[i, O_W] / wb
+        _vec(ops, OP_DEQUANT, K_ELTWISE, 1.0, 0.0, 0.0, dq * n_w, 0.0, ab)
+        ops[OP_DEQUANT, O_KERNELS] = 0.0
 
 
 @njit(cache=True)

@@ -8,23 +8,23 @@ which prices every row on the host). Host-only arches take the two-stage fast pa
 prepare_host (structure, once per table) and cost_host (rates), which is add_row summed over the
 rows with the per-arch rates factored out of the sums (tests/test_engine_stages.py holds the two
 paths equal to 1e-12). cost_pass chooses between them."""
-import math
 
 import numpy as np
 from numba import njit
 
 from ..arch.schema import N_PARAMS
 from .aimc import A_AIMC_TILES
+from .collectives import tp_allreduce_time
 from .gpu import (
-    RATE_PARAMS, RT_E_LINK, RT_E_MEM, RT_E_SRAM, RT_HAS_SRAM, RT_LINK, RT_LINK_LAT, RT_MEM, RT_OVH,
-    RT_SRAM, class_rate, energy_per_flop, gpu_cost, gpu_rates, gpu_shape, gpu_time, matrix_peak,
+    RATE_PARAMS, RT_E_LINK, RT_E_MEM, RT_E_SRAM, RT_HAS_SRAM, RT_MEM, RT_OVH, RT_SRAM, class_rate, energy_per_flop, gpu_cost, gpu_rates, gpu_shape, gpu_time, matrix_peak,
 )
 from .layout import (
     ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_ENERGY, ACC_FLOPS, ACC_LAT, ACC_MEM, ACC_TIME,
     BOUND_COMM, BOUND_COMPUTE, BOUND_LATENCY, BOUND_MEMORY, N_CLASSES, N_PREP, N_PX, N_TERMS,
     O_COUNT, O_FLOPS, P_CLS, P_COMM, P_DRAM, P_ECLS, P_FLOPS, P_KERN, P_LINK, P_N, P_ND,
-    P_NS, P_NW, P_ROW, P_SRAM, P_STEPS, P_WORK, PX_ACTIVE, PX_DRAM, PX_EC, PX_F0, PX_FLOPS,
-    PX_KERN, PX_LINK, PX_NCOMM, PX_RC, PX_SRAM, PX_STEPS, PX_W, S_ADT, S_KVDT, S_TP, S_WDT,
+    P_BUF, P_NS, P_NW, P_ROW, P_SRAM, P_WORK, PX_ACTIVE, PX_DRAM, PX_EC, PX_F0, PX_FLOPS,
+    PX_KERN, PX_LINK, PX_NCOMM, PX_RC, PX_SRAM, PX_W, S_ADT, S_DEQUANT, S_KVDT, S_RUNTIME, S_TP,
+    S_WDT,
     T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_ENGINE, T_LAT, T_MEM, T_PEAK, T_SRAM,
     T_TOTAL,
 )
@@ -50,7 +50,7 @@ def prepare_host(ops, a, tp, prep, px):
         n = ops[i, O_COUNT]
         if n == 0.0:
             continue
-        cls, work, flops, ecls, dram, sram, kern, link, steps, comm = gpu_shape(ops, i, a, tp)
+        cls, work, flops, ecls, dram, sram, kern, link, buf, comm = gpu_shape(ops, i, a, tp)
         prep[P_ROW, j] = i
         prep[P_N, j] = n
         prep[P_CLS, j] = cls
@@ -61,14 +61,13 @@ def prepare_host(ops, a, tp, prep, px):
         prep[P_SRAM, j] = sram
         prep[P_KERN, j] = kern
         prep[P_LINK, j] = link
-        prep[P_STEPS, j] = steps
+        prep[P_BUF, j] = buf
         prep[P_COMM, j] = comm
         prep[P_NW, j] = n * work
         prep[P_ND, j] = n * dram
         prep[P_NS, j] = n * sram
         px[PX_KERN] += n * kern
         px[PX_LINK] += n * link
-        px[PX_STEPS] += n * steps
         px[PX_NCOMM] += comm
         px[PX_FLOPS] += n * flops
         px[PX_DRAM] += n * dram
@@ -79,13 +78,14 @@ def prepare_host(ops, a, tp, prep, px):
 
 
 @njit(cache=True, inline="always")
-def cost_host(prep, px, a, terms, acc, keep_terms):
+def cost_host(prep, px, a, s, terms, acc, keep_terms):
     """Rate stage of a host-only pass: the pass totals from prepare_host's tables and the arch's
     rates (gpu_rates), added into acc; returns the pass time. Per operator only compute and
     memory time are formed (their max and which is larger); latency, link time, energy, FLOPs
     and bytes are sums of n x (per-instance term), i.e. rate x (a per-pass sum of px).
     keep_terms also fills the per-operator terms (gpu_time; the API's breakdown)."""
-    r = gpu_rates(a)
+    r = gpu_rates(a, s[S_RUNTIME])
+    tp = s[S_TP]
     for k in range(N_CLASSES):  # per-class rates into px: an array, indexed by class per op
         px[PX_RC + k] = class_rate(a, k)
         px[PX_EC + k] = energy_per_flop(a, k)
@@ -93,7 +93,12 @@ def cost_host(prep, px, a, terms, acc, keep_terms):
     r_sram = r[RT_SRAM]          # 0 without an SRAM level: max(dram time, 0) = dram time
     comp = 0.0
     mem = 0.0
+    com = 0.0
     for j in range(int(px[PX_ACTIVE])):
+        if prep[P_COMM, j] > 0.0:       # a collective: its time alongside its HBM traffic
+            com += prep[P_N, j] * max(tp_allreduce_time(prep[P_BUF, j], tp, a),
+                                      prep[P_DRAM, j] * r_mem)
+            continue
         c = prep[P_NW, j] * px[PX_RC + int(prep[P_CLS, j])]
         m = max(prep[P_ND, j] * r_mem, prep[P_NS, j] * r_sram)
         if c >= m:
@@ -101,12 +106,6 @@ def cost_host(prep, px, a, terms, acc, keep_terms):
         else:
             mem += m
     lat = px[PX_KERN] * r[RT_OVH]
-    com = 0.0
-    if px[PX_NCOMM] > 0:
-        if r[RT_LINK] < math.inf:
-            com = px[PX_LINK] * r[RT_LINK] + px[PX_STEPS] * r[RT_LINK_LAT]
-        else:
-            com = math.inf
     energy = (px[PX_DRAM] * r[RT_E_MEM] + px[PX_SRAM] * r[RT_HAS_SRAM] * r[RT_E_SRAM]
               + px[PX_LINK] * r[RT_E_LINK])
     for k in range(N_CLASSES):
@@ -125,10 +124,11 @@ def cost_host(prep, px, a, terms, acc, keep_terms):
             for k in range(N_TERMS):
                 terms[i, k] = 0.0
         for j in range(int(px[PX_ACTIVE])):
+            t_coll = tp_allreduce_time(prep[P_BUF, j], tp, a) if prep[P_COMM, j] > 0 else 0.0
             tc, tm, tl, tx, dram, sram, e = gpu_time(
                 px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
                 prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],
-                prep[P_KERN, j], prep[P_LINK, j], prep[P_STEPS, j], prep[P_COMM, j], r)
+                prep[P_KERN, j], prep[P_LINK, j], t_coll, prep[P_COMM, j], r)
             i = int(prep[P_ROW, j])
             terms[i, T_COMPUTE] = tc
             terms[i, T_MEM] = tm
@@ -198,7 +198,7 @@ def cost_rows(ops, a, s, terms, acc, on_host):
                 terms[i, j] = 0.0
             continue
         if on_host:
-            gpu_cost(ops, i, a, s[S_TP], terms)
+            gpu_cost(ops, i, a, s[S_TP], s[S_RUNTIME], terms)
             terms[i, T_ENGINE] = ENGINE_HOST
         else:
             map_and_cost(ops, i, a, s, terms)
@@ -222,7 +222,7 @@ def cost_pass(ops, a, s, terms, acc, prep, px, reprep, keep_terms):
     if is_host_only(a):
         if reprep:
             prepare_host(ops, a, s[S_TP], prep, px)
-        return cost_host(prep, px, a, terms, acc, keep_terms)
+        return cost_host(prep, px, a, s, terms, acc, keep_terms)
     return cost_rows(ops, a, s, terms, acc, False)
 
 
@@ -235,7 +235,7 @@ def cost_ops(ops, a, s, terms, acc):
 
 @njit(cache=True)
 def run_pass(m, b, q, c, s, a, ops, terms, acc):
-    build_ops(m, b, q, c, s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT], ops)
+    build_ops(m, b, q, c, s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME], ops, s[S_DEQUANT])
     return cost_ops(ops, a, s, terms, acc)
 
 

@@ -44,6 +44,7 @@ from .layout import (
     S_ADT,
     S_KVDT,
     S_MAPPING,
+    S_RUNTIME,
     S_TP,
     S_WDT,
     T_COMM,
@@ -300,7 +301,7 @@ def pim_plan(ops, a, s, terms):
         k = int(ops[i, O_KIND])
         if k == K_EMBED or k == K_COMM:
             continue
-        gpu_cost(ops, i, a, tp, terms)
+        gpu_cost(ops, i, a, tp, s[S_RUNTIME], terms)
         th = _op_time(terms, i)
         pim_cost(ops, i, a, s, terms)
         tpim = _op_time(terms, i)
@@ -344,5 +345,5 @@ def pim_map_and_cost(ops, i, a, s, terms):
         pim_cost(ops, i, a, s, terms)
         terms[i, T_LAT] += pim_switches(ops, i, terms) * a[A_PIM_MODE_SWITCH]
     else:
-        gpu_cost(ops, i, a, s[S_TP], terms)
+        gpu_cost(ops, i, a, s[S_TP], s[S_RUNTIME], terms)
         terms[i, T_ENGINE] = ENGINE_HOST

@@ -38,7 +38,7 @@ from .layout import (
     OP_ALLREDUCE, OP_CONTEXT, OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB,
     OP_LMHEAD, OP_NORM1, OP_NORM2, OP_OPROJ, OP_QKV, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX,
     OP_SUP, OP_UP, O_AIN, O_AOUT, O_COMM, O_COUNT, O_FLOPS, O_K, O_KERNELS, O_KIND, O_KVRD, O_KVWR,
-    O_M, O_N, O_TFRAC, O_W, RECOMP_FULL, RECOMP_NONE, RECOMP_SELECTIVE, S_MAPPING, S_TP,
+    O_M, O_N, O_TFRAC, O_W, RUN_FUSED, S_RUNTIME, RECOMP_FULL, RECOMP_NONE, RECOMP_SELECTIVE, S_MAPPING, S_TP,
     TR_BUBBLE_FRAC, TR_DP_BYTES, TR_ENERGY, TR_FITS, TR_HFU, TR_HW_FLOPS, TR_HW_TFLOPS_DEV,
     TR_LAYERS_STAGE, TR_MEM_ACT, TR_MEM_CAP, TR_MEM_G, TR_MEM_OPT, TR_MEM_TOTAL, TR_MEM_W, TR_MFU,
     TR_MODEL_FLOPS, TR_MODEL_TFLOPS_DEV, TR_PARAMS_DEV, TR_STEP, TR_TOKENS_PER_S, TR_TOKENS_STEP,
@@ -96,7 +96,7 @@ def train_fwd_table(m, layers, mb, seq, tp, ep, wdt, adt, first, last, unfused, 
     L = m[M_LAYERS]
     ms[M_LAYERS] = layers
     ms[M_MOE_LAYERS] = m[M_MOE_LAYERS] * layers / L
-    build_ops(ms, mb, seq, 0.0, tp, wdt, adt, adt, ops)
+    build_ops(ms, mb, seq, 0.0, tp, wdt, adt, adt, RUN_FUSED, ops)
     ab = DT_BYTES[int(adt)]
     wb = DT_BYTES[int(wdt)]
     T = mb * seq
@@ -462,6 +462,7 @@ def train_point(m, c, a, ops, bops, terms, res):
     s = np.zeros(N_SCEN)                        # the pass loop reads tp (and the mapping)
     s[S_TP] = tp
     s[S_MAPPING] = MAP_HOST_ONLY
+    s[S_RUNTIME] = RUN_FUSED                    # CPU runs ahead: only GPU-side kernel gaps
 
     # ---- whole-model FLOPs per micro-batch (model FLOPs do not depend on the split) ---------
     train_fwd_table(m, L, c[C_MB], c[C_SEQ], 1.0, 1.0, c[C_WDT], c[C_ADT], True, True, False, ops)

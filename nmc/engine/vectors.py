@@ -6,10 +6,10 @@ import numpy as np
 
 from .layout import (
     MODEL_FIELDS, N_MODEL, N_SCEN, PHASE_NAMES, S_ADT, S_BATCH, S_CONTEXT, S_GEN, S_KVDT,
-    S_MAPPING, S_PHASE, S_PROMPT, S_TP, S_WDT,
+    S_DEQUANT, S_MAPPING, S_PHASE, S_PROMPT, S_RUNTIME, S_TP, S_WDT,
 )
 from ..workload.model import ModelSpec
-from ..workload.scenario import MAPPINGS, Scenario, dtype_code
+from ..workload.scenario import MAPPINGS, RUNTIMES, Scenario, dtype_code
 
 PHASE_CODE = {name: code for code, name in enumerate(PHASE_NAMES)}
 
@@ -33,4 +33,6 @@ def scenario_vector(sc: Scenario) -> np.ndarray:
     v[S_ADT] = dtype_code(sc.activations)
     v[S_KVDT] = dtype_code(sc.kv)
     v[S_MAPPING] = MAPPINGS.index(sc.mapping)
+    v[S_RUNTIME] = RUNTIMES.index(sc.runtime)
+    v[S_DEQUANT] = sc.dequant_ops
     return v

@@ -160,10 +160,12 @@ def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = Non
             if a["link_bw"] <= 0 and "link_bw" not in gdict:
                 raise ScenarioError(f"{where.path}: tp={max(tps)} needs a device-to-device link "
                                     f"but {a.name} has link_bw = 0")
-            if max(tps) > a["devices_per_node"] and "devices_per_node" not in gdict:
+            if (max(tps) > a["devices_per_node"] and "devices_per_node" not in gdict
+                    and a["net_bw"] <= 0 and "net_bw" not in gdict):
                 raise ScenarioError(f"{where('grid', 'tp') if 'tp' in gdict else where.path}: "
                                     f"tp={max(tps)} exceeds devices_per_node="
-                                    f"{int(a['devices_per_node'])} of {a.name}")
+                                    f"{int(a['devices_per_node'])} of {a.name}, which has no "
+                                    f"scale-out network (net_bw = 0)")
     # each value of an architecture dimension must make a consistent architecture with every
     # base preset (e.g. sram_bw > 0 needs sram_capacity > 0)
     for d in gdims:

@@ -31,6 +31,7 @@ def named_fields() -> dict[str, tuple[str, ...]]:
     for f in DTYPE_FIELDS:
         out[f] = dt
     out["mapping"] = tuple(L.MAPPING_NAMES)
+    out["runtime"] = tuple(L.RUNTIME_NAMES)
     return out
 
 

@@ -18,7 +18,8 @@ def scenario_of(row: dict) -> dict:
     for c in ("batch", "prompt", "context", "output", "tp"):
         if isinstance(row.get(c), str):
             raise Skip(f"{c} = {row[c]!r} is not a number")
-    return dict(batch=row.get("batch") or 1, tp=tp, weights=w, activations=a, kv=kv)
+    return dict(batch=row.get("batch") or 1, tp=tp, weights=w, activations=a, kv=kv,
+                runtime=row.get("runtime") or "graphs", dequant=row.get("dequant") or "fused")
 
 
 @predictor("gpu-decode", "gpu-prefill", "gpu-serving")

@@ -9,7 +9,7 @@ from ..paths import measurements_dir
 
 COLUMNS = ("id", "group", "system", "arch", "devices", "model", "weights", "activations", "kv",
            "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp", "ep", "cp", "vpp",
-           "micro_batch", "zero", "recompute", "fp8", "framework", "runtime", "concurrency",
+           "micro_batch", "zero", "recompute", "fp8", "framework", "runtime", "dequant", "concurrency",
            "request_rate", "dataset", "metric", "value", "unit", "kind", "split", "source",
            "quote", "notes")
 REQUIRED = ("id", "group", "metric", "value", "kind", "split", "source")

@@ -11,6 +11,16 @@ DTYPES = {"fp32": (0, 4.0), "bf16": (1, 2.0), "fp16": (2, 2.0), "fp8": (3, 1.0),
 PHASES = ("prefill", "decode", "generate")
 # mapping policies (order = kernel code, nmc.engine.layout.MAPPING_NAMES); docs/nmc.md
 MAPPINGS = ("host-only", "pim-gemv", "pim-attention", "pim-all-decode", "auto")
+# runtime modes (order = kernel code, nmc.engine.layout.RUNTIME_NAMES); docs/model.md
+RUNTIMES = ("eager", "graphs", "fused")
+# Weight-only int8/int4 GEMMs de-quantize every weight they read: ALU work per weight of each
+# kernel family (docs/model.md, "Weight-only quantization"). "fused": Marlin / TensorRT-LLM /
+# AWQ-class kernels that stream quantized weights at the memory roofline (Marlin: 3.87x of the
+# ideal 4x over FP16 at batch 1, Frantar et al. 2024); "torch": PyTorch's weight-only kernels as
+# gpt-fast runs them (tinygemm int4, int8 dequant + GEMM), 3.2 FP32-op equivalents per weight,
+# from gpt-fast's A100 achieved bandwidths (bf16 1397.31, int8 1069.20, int4 862.69 GB/s): both
+# int8 and int4 give 3.2 (see docs/model.md for the derivation).
+DEQUANT_KERNELS = {"fused": 0.0, "torch": 3.2}
 
 
 def dtype_code(name: str, what: str = "dtype") -> int:
@@ -42,8 +52,18 @@ class Scenario:
     activations: str = "bf16"
     kv: str = "bf16"
     mapping: str = "auto"
+    runtime: str = "graphs"
+    dequant: str | float = "fused"      # a kernel family (DEQUANT_KERNELS) or ops per weight
 
     def __post_init__(self):
+        dq = self.dequant
+        ok = dq in DEQUANT_KERNELS if isinstance(dq, str) else (
+            isinstance(dq, (int, float)) and not isinstance(dq, bool) and 0 <= dq < 1e3)
+        if not ok:
+            raise ScenarioError(f"dequant must be one of {', '.join(DEQUANT_KERNELS)} or ALU ops "
+                                f"per weight in [0, 1000), got {dq!r}")
+        if self.runtime not in RUNTIMES:
+            raise ScenarioError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
         if self.mapping not in MAPPINGS:
             raise ScenarioError(f"mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
         if self.phase not in PHASES:
@@ -55,6 +75,12 @@ class Scenario:
             object.__setattr__(self, name, getattr(self, name).lower())
         if self.activations in ("int4",):
             raise ScenarioError("activations cannot be int4; allowed: fp32, bf16, fp16, fp8, int8")
+
+    @property
+    def dequant_ops(self) -> float:
+        """ALU ops per de-quantized weight of the dequant setting."""
+        dq = self.dequant
+        return DEQUANT_KERNELS[dq] if isinstance(dq, str) else float(dq)
 
     def with_(self, **kw) -> "Scenario":
         return replace(self, **kw)

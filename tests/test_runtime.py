@@ -1,0 +1,83 @@
+"""Runtime modes, weight-only de-quantization and multi-node tensor parallelism
+(docs/model.md: "Latency and runtime modes", "Weight-only quantization", "Communication")."""
+import pytest
+
+import nmc
+from nmc.errors import ScenarioError
+
+
+def _kernels_per_layer(r, n_layers):
+    per = {o["name"]: o for o in r.ops}
+    inside = [o for o in r.ops if o["name"] not in ("embed", "final_norm", "lm_head", "dequantize")]
+    return sum(o["count"] * _k(o) for o in inside) / n_layers, per
+
+
+def _k(o):
+    # kernels per instance = latency / per-kernel cost; toy arch: 1 us per kernel
+    return round(o["t_latency_s"] / 1e-6, 9)
+
+
+@pytest.mark.parametrize("runtime,expected", [("eager", 36), ("graphs", 10), ("fused", 7)])
+def test_kernels_per_layer_by_mode(toy_arch, runtime, expected):
+    spec = nmc.load_model("llama-2-7b")
+    r = nmc.analyze(spec, toy_arch, phase="decode", batch=1, context=100, runtime=runtime)
+    n, per = _kernels_per_layer(r, spec.n_layers)
+    assert n == expected
+    assert ("rope" in per) == (runtime != "fused")
+
+
+def test_modes_order_at_batch_one():
+    times = [nmc.analyze("llama-3-8b", "h100-sxm", phase="decode", runtime=m).latency_s
+             for m in ("eager", "graphs", "fused")]
+    assert times[0] > times[1] > times[2]
+
+
+def test_eager_pays_the_slower_of_device_and_host(toy_arch):
+    a = nmc.load_arch(toy_arch)
+    fast_host = nmc.analyze("llama-2-7b", a.with_(launch_overhead="0.5 us"), runtime="eager")
+    slow_host = nmc.analyze("llama-2-7b", a.with_(launch_overhead="3 us"), runtime="eager")
+    graphs = nmc.analyze("llama-2-7b", a.with_(launch_overhead="3 us"), runtime="graphs")
+    n_kernels = sum(o["count"] * _k(o) for o in fast_host.ops)          # 1 us each
+    assert slow_host.results["t_latency_s"] == pytest.approx(3 * n_kernels * 1e-6)
+    assert fast_host.results["t_latency_s"] == pytest.approx(n_kernels * 1e-6)
+    assert graphs.results["t_latency_s"] < fast_host.results["t_latency_s"]
+
+
+def test_dequant_row_by_hand(toy_arch):
+    spec = nmc.load_model("llama-2-7b")
+    r = nmc.analyze(spec, toy_arch, phase="decode", batch=1, context=10, weights="int4",
+                    dequant="torch")
+    dq = {o["name"]: o for o in r.ops}["dequantize"]
+    gemm_weights = sum(o["count"] * o["weight_bytes"] / 0.5 for o in r.ops
+                       if o["kind"] == "gemm")
+    assert dq["flops"] == pytest.approx(3.2 * gemm_weights)
+    assert dq["t_compute_s"] == pytest.approx(dq["flops"] / 10e12)     # peak_fp32, eff 1
+    assert dq["dram_bytes"] == 0 and dq["t_latency_s"] == 0
+    fused = nmc.analyze(spec, toy_arch, phase="decode", batch=1, context=10, weights="int4")
+    assert "dequantize" not in {o["name"] for o in fused.ops}
+    assert r.latency_s == pytest.approx(fused.latency_s + dq["t_compute_s"])
+
+
+def test_lower_weight_precision_is_never_slower_at_batch_one():
+    for dq in ("fused", "torch"):
+        t = [nmc.analyze("llama-3-8b", "a100-80g-sxm", phase="decode", weights=w,
+                         dequant=dq).latency_s for w in ("int4", "int8", "bf16")]
+        assert t[0] <= t[1] <= t[2], dq
+
+
+def test_bad_dequant_and_runtime():
+    with pytest.raises(ScenarioError, match="dequant must be one of fused, torch"):
+        nmc.analyze("llama-3-8b", "h100-sxm", dequant="marlin2")
+    with pytest.raises(ScenarioError, match="runtime must be one of eager, graphs, fused"):
+        nmc.analyze("llama-3-8b", "h100-sxm", runtime="compiled")
+
+
+def test_tensor_parallel_across_nodes():
+    one = nmc.analyze("llama-3-70b", "h100-sxm", phase="decode", batch=8, tp=8)
+    two = nmc.analyze("llama-3-70b", "h100-sxm", phase="decode", batch=8, tp=16)
+    assert any("spans 2 nodes" in w for w in two.warnings)
+    ar8 = {o["name"]: o for o in one.ops}["tp_allreduce"]["t_comm_s"]
+    ar16 = {o["name"]: o for o in two.ops}["tp_allreduce"]["t_comm_s"]
+    assert ar16 > ar8                      # the network is slower than NVLink
+    with pytest.raises(ScenarioError, match="no scale-out network"):
+        nmc.analyze("llama-3-70b", "h100-sxm", tp=16, net_bw=0.0)
