@@ -118,7 +118,7 @@ def check_scenario(spec: ModelSpec, arch: Architecture, sc: Scenario) -> list[st
         if sc.tp > arch["devices_per_node"]:
             raise ScenarioError(f"tp={sc.tp} exceeds devices_per_node="
                                 f"{int(arch['devices_per_node'])} of {arch.name}")
-    warns = []
+    warns = list(spec.warnings)          # how the config was read (--assume)
     span = {"prefill": sc.prompt, "decode": sc.context + 1,
             "generate": sc.prompt + sc.generate}[sc.phase]
     if span > spec.max_positions:
