@@ -6,7 +6,6 @@ and the best design under a TPP / density cap (nmc.arch.export, nmc.analysis.pol
 """
 from __future__ import annotations
 
-
 from ..analysis.policy import best_design_under_cap
 from ..arch import export
 from ..errors import NmcError

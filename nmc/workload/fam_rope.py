@@ -45,26 +45,31 @@ RULES = {
 }
 
 
+def _dense_width(c: Cfg, needed: bool) -> int:
+    """intermediate_size: required when some layers are dense, else unused (0 if omitted)."""
+    return c.integer("intermediate_size") if needed else \
+        c.integer("intermediate_size", default=0, minimum=0)
+
+
 def _moe(c: Cfg, r: Rules, L: int, d: int) -> tuple[dict, int, int]:
     """(moe dict, dense MLP width, extra params) for the MoE families."""
     if r.moe == "mixtral":
         ffe = c.integer("intermediate_size")
-        moe = dict(E=c.integer("num_local_experts"), top_k=c.integer("num_experts_per_tok"),
-                   ffe=ffe, shared=0, n_moe=L)
+        moe = {"E": c.integer("num_local_experts"), "top_k": c.integer("num_experts_per_tok"),
+               "ffe": ffe, "shared": 0, "n_moe": L}
         return moe, ffe, 0
     # Qwen2-MoE / Qwen3-MoE: layer i is sparse when (i + 1) % decoder_sparse_step == 0 and i is
     # not in mlp_only_layers (HF Qwen2MoeDecoderLayer); the others are dense MLPs.
     step = c.integer("decoder_sparse_step", default=1)
     mlp_only = set(c.int_list("mlp_only_layers"))
     n_moe = sum(1 for i in range(L) if (i + 1) % step == 0 and i not in mlp_only)
-    moe = dict(E=c.integer("num_experts"), top_k=c.integer("num_experts_per_tok"),
-               ffe=c.integer("moe_intermediate_size"), n_moe=n_moe, shared=0)
+    moe = {"E": c.integer("num_experts"), "top_k": c.integer("num_experts_per_tok"),
+           "ffe": c.integer("moe_intermediate_size"), "n_moe": n_moe, "shared": 0}
     extra = 0
     if c.family == "qwen2_moe":
         moe["shared"] = c.integer("shared_expert_intermediate_size")
         extra = n_moe * d               # shared_expert_gate: Linear(d, 1) per sparse layer
-    ff = c.integer("intermediate_size") if n_moe < L else c.integer("intermediate_size",
-                                                                    default=0, minimum=0)
+    ff = _dense_width(c, n_moe < L)
     return moe, ff, extra
 
 
@@ -130,19 +135,18 @@ def deepseek(c: Cfg, name: str):
     extra += L * (q_params % d)
     if c.flag("attention_bias", False):            # q_a_proj, kv_a_proj_with_mqa, o_proj
         extra += L * ((q_lora or 0) + kv_lora + rope + d)
-    mla = dict(d_qk=kv_lora + rope, d_v=kv_lora, kv_elems=kv_lora + rope,
-               kvb_k=kv_lora, kvb_n=h * (nope + dv))   # attention in latent space
+    mla = {"d_qk": kv_lora + rope, "d_v": kv_lora, "kv_elems": kv_lora + rope,
+           "kvb_k": kv_lora, "kvb_n": h * (nope + dv)}       # attention in latent space
     first_dense = c.integer("first_k_dense_replace", minimum=0)
     freq = c.integer("moe_layer_freq", default=1)
     n_moe = sum(1 for i in range(L) if i >= first_dense and i % freq == 0)
     E = c.integer("n_routed_experts")
     ffe = c.integer("moe_intermediate_size")
-    moe = dict(E=E, top_k=c.integer("num_experts_per_tok"), ffe=ffe, n_moe=n_moe,
-               shared=(c.nullable_int("n_shared_experts", minimum=0) or 0) * ffe)
+    moe = {"E": E, "top_k": c.integer("num_experts_per_tok"), "ffe": ffe, "n_moe": n_moe,
+           "shared": (c.nullable_int("n_shared_experts", minimum=0) or 0) * ffe}
     if c.family == "deepseek_v3":
         extra += n_moe * E                         # the router's e_score_correction_bias
-    ff = c.integer("intermediate_size") if n_moe < L else c.integer("intermediate_size",
-                                                                    default=0, minimum=0)
+    ff = _dense_width(c, n_moe < L)
     return build(c, name, L=L, d=d, h=h, hkv=h, hd=nope + rope, vocab=vocab, ff=ff, gated=True,
                  tied=c.flag("tie_word_embeddings", False),
                  maxpos=c.integer("max_position_embeddings", default={

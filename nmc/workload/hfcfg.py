@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from .spec import ModelSpec
 from ..errors import ConfigError
+from .spec import ModelSpec
 
 _ABSENT = object()
 
@@ -73,7 +73,7 @@ class Cfg:
             raise ConfigError(f"{self.where}: key {key!r} must be a string, got {v!r}")
         return v
 
-    def section(self, key: str) -> "Cfg":
+    def section(self, key: str) -> Cfg:
         """A nested object (MPT's attn_config, ffn_config); {} when omitted."""
         v = self.raw.get(key)
         if v is None:
@@ -119,11 +119,12 @@ def build(c: Cfg, name: str, *, L: int, d: int, h: int, hkv: int, hd: int, vocab
     if E > 1 and not 1 <= moe["top_k"] <= E:
         raise ConfigError(f"{c.where}: num_experts_per_tok must be in 1..{E}, got {moe['top_k']}")
     if mla:
-        att = dict(d_qk=mla["d_qk"], d_v=mla["d_v"], kv_elems=mla["kv_elems"], kv_shared=True,
-                   kvb_k=mla["kvb_k"], kvb_n=mla["kvb_n"])
+        att = {"d_qk": mla["d_qk"], "d_v": mla["d_v"], "kv_elems": mla["kv_elems"],
+               "kv_shared": True, "kvb_k": mla["kvb_k"], "kvb_n": mla["kvb_n"]}
         hkv = 1
     else:
-        att = dict(d_qk=hd, d_v=hd, kv_elems=2 * hkv * hd, kv_shared=False, kvb_k=0, kvb_n=0)
+        att = {"d_qk": hd, "d_v": hd, "kv_elems": 2 * hkv * hd, "kv_shared": False,
+               "kvb_k": 0, "kvb_n": 0}
     if E <= 1:
         moe = {}
     return ModelSpec(

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..paths import llm_dir
 from .families import read
-from .spec import ModelSpec  # noqa: F401  (re-exported: nmc.workload.model.ModelSpec)
+from .spec import ModelSpec
 
 
 def from_config(cfg: dict, name: str = "model", where: str = "config",
