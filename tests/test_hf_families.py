@@ -89,6 +89,19 @@ def test_falcon_7b_multi_query_kv_cache(toy_arch):
     assert s.kv_elems * 71 == 2 * 71 * 64
     r = nmc.analyze(s, toy_arch, phase="decode", batch=4, context=1000, kv="bf16")
     assert r.results["kv_bytes"] == 4 * 1001 * 32 * 128 * 2
+    # the weight footprint holds every parameter, LayerNorms included (bf16: 2 B each)
+    assert r.results["weight_bytes"] == 2 * 6_921_720_704
+
+
+def test_extra_params_reach_the_weight_footprint(toy_arch):
+    """Biases, norms and learned positions (GPT-2 XL: wpe 1024 x 1600) are weights in memory
+    but no GEMM: weight_bytes counts them, the streamed GEMM weights do not."""
+    s = load("gpt2-xl.json")
+    r = nmc.analyze(s, toy_arch, phase="decode", batch=1, context=100, weights="int8")
+    assert r.results["weight_bytes"] == s.params() == 1_557_611_200
+    streamed = sum(o["weight_bytes"] * o["count"] for o in r.ops if o["kind"] in ("gemm", "lm_head"))
+    assert streamed == s.matmul_params() == s.params() - s.extra_params
+    assert s.extra_params >= 1024 * 1600
 
 
 def test_falcon_new_decoder_and_remote_code_names():

@@ -90,12 +90,12 @@ def llama_like(c: Cfg, name: str):
 
     # norms: r.norms RMSNorm weights per layer, the final norm; q/k norms of head_dim
     extra = L * r.norms * d + d + (L * 2 * hd if r.qk_norm else 0)
-    qkv_bias = {"always": True, "never": False,
-                "attention_bias": c.flag("attention_bias", False),
-                "qkv_bias": c.flag("qkv_bias", True)}[r.qkv_bias]
+    rule = r.qkv_bias
+    qkv_bias = rule == "always" or (rule == "attention_bias" and c.flag("attention_bias", False)) \
+        or (rule == "qkv_bias" and c.flag("qkv_bias", True))
     if qkv_bias:
         extra += L * (h * hd + 2 * hkv * hd)
-    if r.o_bias and r.qkv_bias == "attention_bias" and qkv_bias:
+    if r.o_bias and rule == "attention_bias" and qkv_bias:
         extra += L * d
     moe, ff = {}, None
     if r.moe:
@@ -113,7 +113,7 @@ def deepseek(c: Cfg, name: str):
     """DeepSeek-V2/V3: multi-head latent attention (MLA) and fine-grained MoE with shared
     experts; the first first_k_dense_replace layers (and those off moe_layer_freq) are dense.
     The multi-token-prediction module of V3 (num_nextn_predict_layers) is not counted: it is
-    not part of the 61 layers that serve a token."""
+    not one of the num_hidden_layers layers that serve a token."""
     d = c.integer("hidden_size")
     L = c.integer("num_hidden_layers")
     h = c.integer("num_attention_heads")

@@ -30,9 +30,6 @@ class Cfg:
         return ConfigError(f"{self.where}: missing key {keys[0]!r} (required by the "
                            f"{self.family} family{alt})")
 
-    def has(self, *keys) -> bool:
-        return self._find(keys)[1] is not None
-
     def integer(self, *keys, default=_ABSENT, minimum: int = 1):
         """An integer-valued number >= minimum; `default` (may be None) when omitted, else the
         key is required."""
