@@ -115,7 +115,7 @@ def check_scenario(spec: ModelSpec, arch: Architecture, sc: Scenario) -> list[st
         if arch["link_bw"] <= 0:
             raise ScenarioError(f"tp={sc.tp} needs a device-to-device link but {arch.name} "
                                 f"has link_bw = 0")
-    warns = []
+    warns = list(spec.warnings)          # how the config was read (--assume)
     if sc.tp > arch["devices_per_node"]:
         if arch["net_bw"] <= 0:
             raise ScenarioError(f"tp={sc.tp} exceeds devices_per_node="

@@ -147,7 +147,8 @@ def best_design_under_cap(model, tpp_cap: float, *, pd_cap: float | None = None,
                 and r["pim_multiplier"] == (1.0 if has_pim and 1.0 in pim else 0.0)), None)
     feas = [r for r in rows if r["feasible"]]
     feas.sort(key=lambda r: (-r["tokens_per_s"], r["tpp"], r["mem_bw_tb_s"], r["pim_multiplier"]))
-    return {"model": str(model), "arch": base.name, "tpp_cap": tpp_cap, "pd_cap": pd_cap,
+    name = getattr(model, "name", str(model))        # a ModelSpec or a name/path
+    return {"model": name, "arch": base.name, "tpp_cap": tpp_cap, "pd_cap": pd_cap,
             "best": feas[0] if feas else None, "rows": feas[:top] if top else feas,
             "reference": ref, "n_points": len(rows), "n_feasible": len(feas),
             "all_rows": rows,

@@ -320,7 +320,8 @@ def train(model, arch, *, devices, tp=1, pp=1, dp=None, ep=1, micro_batch=1, glo
                              overlap_ep=overlap_ep)
     res = _evaluate(model_vector(spec), cfg.vector()[None, :], a.vector())[0]
     results = {k: float(res[i]) for i, k in enumerate(TR_FIELDS)}
-    rep = TrainReport(spec, a, cfg, results, float(tokens) if tokens else None, warns)
+    rep = TrainReport(spec, a, cfg, results, float(tokens) if tokens else None,
+                      list(spec.warnings) + warns)
     if not rep.fits:
         rep.warnings.append("does not fit: " + rep.reason)
     return rep

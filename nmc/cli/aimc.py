@@ -5,7 +5,7 @@ import math
 
 from ..analysis.aimc import aimc_training_step, chip_figures
 from ..errors import NmcError
-from .common import emit, names, overrides
+from .common import add_model_args, emit, model_spec, names, overrides
 
 
 def _fmt_rows(rows):
@@ -35,7 +35,7 @@ def _cmd(args) -> int:
     if not args.model:
         raise NmcError("nmc aimc train needs --model")
     rows = []
-    for model in names(args.model):
+    for model in [model_spec(args, m) for m in names(args.model)]:
         for name in archs:
             d = aimc_training_step(model, name, batch=args.batch, seq=args.seq, **ov)
             rows.append({"model": d["model"], "arch": d["arch"], "batch": d["batch"],
@@ -54,7 +54,7 @@ def register(sub) -> None:
     q = sub.add_parser("aimc", help="AIMC chip figures (chip) or an AIMC training step (train)")
     q.add_argument("what", choices=["chip", "train"])
     q.add_argument("--arch", required=True, help="AIMC preset name(s) or TOML path(s), comma separated")
-    q.add_argument("--model", help="model name(s) for `train`, comma separated")
+    add_model_args(q, required=False, help="model name(s) for `train`, comma separated")
     q.add_argument("--batch", type=int, default=1, help="sequences per training step")
     q.add_argument("--seq", type=int, default=512, help="tokens per sequence")
     q.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")

@@ -1,5 +1,5 @@
-"""Helpers shared by the subcommand modules: value lists, --set overrides, the scenario
-options, and printing rows as a table, CSV or JSON."""
+"""Helpers shared by the subcommand modules: value lists, --set overrides, the model and
+scenario options, and printing rows as a table, CSV or JSON."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,8 @@ import sys
 
 from ..errors import NmcError
 from ..report.tables import render, to_csv, to_json
+from ..workload.families import SUPPORTED
+from ..workload.model import load_model
 
 
 def ints(text: str, what: str) -> list[int]:
@@ -56,8 +58,30 @@ def _dequant(text):
         return text
 
 
+def add_model_args(p: argparse.ArgumentParser, required: bool = True, multi: bool = False,
+                   help: str | None = None) -> None:
+    """--model and --assume, for every subcommand that reads a model."""
+    p.add_argument("--model", required=required, help=help or (
+        "bundled model name(s) or config.json path(s), comma separated" if multi
+        else "bundled model name or config.json path"))
+    p.add_argument("--assume", metavar="FAMILY",
+                   help="read a config.json whose model_type nmc does not know with this "
+                        "family's rules (the result carries a warning); one of "
+                        + ", ".join(SUPPORTED))
+
+
+def model_spec(args, name: str, announce: bool = True):
+    """Load one --model entry with --assume; `announce` prints its load warnings to stderr
+    (commands that print a report's warnings themselves pass False)."""
+    spec = load_model(name, assume=getattr(args, "assume", None))
+    if announce:
+        for w in spec.warnings:
+            print(f"nmc: warning: {w}", file=sys.stderr)
+    return spec
+
+
 def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
-    p.add_argument("--model", required=True, help="bundled model name(s) or config.json path(s), comma separated" if multi else "bundled model name or config.json path")
+    add_model_args(p, multi=multi)
     p.add_argument("--arch", required=True, help="preset name(s) or TOML path(s), comma separated" if multi else "preset name or TOML path")
     p.add_argument("--phase", default="decode", choices=["prefill", "decode", "generate"])
     p.add_argument("--batch", default="1", help="batch size" + (" (comma list)" if multi else ""))

@@ -9,7 +9,7 @@ from ..arch.loader import list_archs, load_arch
 from ..errors import NmcError
 from ..report.tables import render, to_csv, to_json
 from ..workload.model import list_models, load_model
-from .common import add_scenario_args, emit, ints, names, scenario_kw
+from .common import add_scenario_args, emit, ints, model_spec, names, scenario_kw
 
 SUMMARY_COLS = ["model", "arch", "phase", "batch", "tp", "latency_ms", "tokens_per_s",
                 "ttft_ms", "tpot_ms", "energy_per_token_mj", "memory_gb", "fits", "max_batch",
@@ -76,7 +76,8 @@ def cmd_analyze(args) -> int:
     batch = ints(args.batch, "batch")
     if len(batch) != 1:
         raise NmcError("analyze takes one --batch; use `nmc compare` for several")
-    r = analyze(args.model, args.arch, **scenario_kw(args, batch[0]))
+    r = analyze(model_spec(args, args.model, announce=False), args.arch,
+                **scenario_kw(args, batch[0]))
     if args.format == "json":
         print(to_json(r.to_dict()))
         return 0
@@ -112,7 +113,7 @@ def cmd_analyze(args) -> int:
 
 def _reports(args):
     out = []
-    for model in names(args.model):
+    for model in [model_spec(args, m) for m in names(args.model)]:
         for arch in names(args.arch):
             for b in ints(args.batch, "batch"):
                 out.append(analyze(model, arch, **scenario_kw(args, b)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..analysis.pim import crossover, pim_figures
 from ..report.tables import render
-from .common import emit
+from .common import add_model_args, emit, model_spec
 
 
 def cmd_pim(args) -> int:
@@ -16,7 +16,7 @@ def cmd_pim(args) -> int:
         print(f"  PIM compute {f['pim_flops'] / 1e12:.3g} TFLOPS (16-bit)   ridge {f['pim_ridge_flop_per_byte']:.2f} FLOP/B"
               f"   batch reuse of a weight burst {f['batch_reuse']:.0f}")
     if args.model:
-        c = crossover(args.model, args.arch, context=args.context)
+        c = crossover(model_spec(args, args.model), args.arch, context=args.context)
         if args.format == "text":
             print()
             print(render(c["rows"]))
@@ -36,7 +36,7 @@ def register(sub) -> None:
     q = sub.add_parser("pim", help="PIM preset: derived bandwidth/compute figures and the "
                                    "host-vs-PIM crossover batch (docs/nmc.md)")
     q.add_argument("--arch", required=True, help="PIM preset name or TOML path")
-    q.add_argument("--model", help="also scan decode batches for the GEMV crossover")
+    add_model_args(q, required=False, help="also scan decode batches for the GEMV crossover")
     q.add_argument("--context", type=int, default=4096)
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
     q.set_defaults(func=cmd_pim)

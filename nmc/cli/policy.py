@@ -6,12 +6,11 @@ and the best design under a TPP / density cap (nmc.arch.export, nmc.analysis.pol
 """
 from __future__ import annotations
 
-
 from ..analysis.policy import best_design_under_cap
 from ..arch import export
 from ..errors import NmcError
 from ..report.tables import render
-from .common import emit
+from .common import add_model_args, emit, model_spec
 
 CLASS_COLS = ["arch", "tpp", "tpp_precision", "die_area_mm2", "performance_density", "class"]
 DESIGN_COLS = ["compute_fraction", "n_cores", "peak_bf16_tflops", "mem_bw_tb_s", "pim_multiplier",
@@ -34,7 +33,7 @@ def cmd_policy(args) -> int:
         if not args.model:
             raise NmcError("--cap needs --model (the model whose decode tokens/s is maximised)")
         pim = [float(x) for x in args.pim.split(",")]
-        r = best_design_under_cap(args.model, args.cap, pd_cap=args.pd_cap, arch=args.base,
+        r = best_design_under_cap(model_spec(args, args.model), args.cap, pd_cap=args.pd_cap, arch=args.base,
                                          pim=pim, cores=args.cores.split(","),
                                          batch=args.batch, context=args.context,
                                          tp=args.tp, weights=args.weights, top=args.top,
@@ -71,7 +70,7 @@ def register(sub) -> None:
     q.add_argument("--pd-cap", type=float, help="performance-density cap (TPP/mm2) as well")
     q.add_argument("--die-area", type=float, help="die area in mm2 for the density (default: "
                                                    "the base preset's)")
-    q.add_argument("--model", help="model whose decode tokens/s the search maximises")
+    add_model_args(q, required=False, help="model whose decode tokens/s the search maximises")
     q.add_argument("--base", default="h100+hbm3-pim",
                    help="preset the designs are derived from (default h100+hbm3-pim)")
     q.add_argument("--pim", default="0,1,2,4",

@@ -7,7 +7,7 @@ import sys
 import time
 
 from ..errors import NmcError
-from .common import add_scenario_args, ints, key_values, scenario_kw
+from .common import add_scenario_args, ints, key_values, model_spec, scenario_kw
 
 
 def _client(address: str | None):
@@ -101,7 +101,7 @@ def cmd_search(args) -> int:
     fields = set(Scenario.__dataclass_fields__)
     scen = {k: v for k, v in kw.items() if k in fields}
     arch_set = {k: v for k, v in kw.items() if k not in fields}
-    r = search(args.model, args.arch, args.param, args.target, metric=args.metric,
+    r = search(model_spec(args, args.model), args.arch, args.param, args.target, metric=args.metric,
                lo=args.lo, hi=args.hi, arch_set=arch_set or None, **scen)
     if args.format == "json":
         print(json.dumps(r.to_dict(), indent=1))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import NmcError
 from ..report.tables import render, to_csv, to_json
-from .common import ints, names, overrides
+from .common import add_model_args, ints, model_spec, names, overrides
 
 SEARCH_COLS = ["tp", "pp", "dp", "micro_batch", "n_micro", "recompute", "zero", "step_time_s",
                "tokens_per_s", "mfu", "hfu", "memory_gb", "bubble", "time_to_train_days"]
@@ -25,7 +25,7 @@ def cmd_train(args) -> int:
     tokens = _float(args.tokens, "tokens") if args.tokens is not None else None
     over = overrides(args.set)
     if args.search:
-        rows = search(args.model, args.arch, devices=args.devices, global_batch=args.global_batch,
+        rows = search(model_spec(args, args.model), args.arch, devices=args.devices, global_batch=args.global_batch,
                       seq=args.seq, tp=_opt_ints(args.tp, "tp"), pp=_opt_ints(args.pp, "pp"),
                       micro_batch=_opt_ints(args.micro_batch, "micro-batch"),
                       recompute=names(args.recompute) if args.recompute else None,
@@ -45,7 +45,7 @@ def cmd_train(args) -> int:
             print(render(rows, cols))
         return 0
     one = lambda text, what, d: d if text is None else _single(text, what)
-    r = train(args.model, args.arch, devices=args.devices, tp=one(args.tp, "tp", 1),
+    r = train(model_spec(args, args.model, announce=False), args.arch, devices=args.devices, tp=one(args.tp, "tp", 1),
               pp=one(args.pp, "pp", 1), dp=args.dp, ep=args.ep,
               micro_batch=one(args.micro_batch, "micro-batch", 1),
               global_batch=args.global_batch, seq=args.seq,
@@ -106,7 +106,7 @@ def _single(text, what):
 def register(sub) -> None:
     q = sub.add_parser("train", help="training step time, MFU, memory and time-to-train on a "
                        "cluster (or --search for the fastest layout)")
-    q.add_argument("--model", required=True, help="bundled model name or config.json path")
+    add_model_args(q)
     q.add_argument("--arch", required=True, help="preset name or TOML path")
     q.add_argument("--devices", type=int, required=True, help="devices in the cluster")
     q.add_argument("--tp", help="tensor-parallel degree (comma list with --search)")
