@@ -120,7 +120,7 @@ RESULT_FIELDS = declare("R", [
     ("AIMC_REPROG", "aimc_reprogram"), ("AIMC_T_REPROG", "aimc_reprogram_s_per_token"),
     ("AIMC_LIFETIME", "aimc_lifetime_tokens"), ("AIMC_EFF_BITS", "aimc_effective_bits"),
     ("AIMC_BOUND", "aimc_bound"), ("AIMC_UTIL", "aimc_tile_utilization"),
-    ("AIMC_PEAK", "aimc_peak_ops"),
+    ("AIMC_PEAK", "aimc_peak_ops"), ("AIMC_RESIDENT", "aimc_resident_fraction"),
 ])
 N_RESULTS = block_end("R")
 AIMC_BOUND_NAMES = ("array", "adc", "digital", "capacity", "interchip")
