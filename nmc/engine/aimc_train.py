@@ -31,6 +31,7 @@ from .aimc import (
     placement,
     tile_peak_ops,
     tile_program_time,
+    tile_steps,
     tile_timing,
 )
 from .gpu import energy_per_flop, matrix_peak
@@ -39,7 +40,7 @@ from .layout import (
     AT_BWD_DIGITAL, AT_BWD_TILES, AT_CHIPS, AT_E_UPDATE, AT_ENERGY, AT_FITS, AT_FWD, AT_LIFETIME,
     AT_MEM, AT_OPT, AT_REPROG, AT_STEP, AT_TILES, AT_TOKENS_PER_S, AT_UPDATE, AT_UPDATE_SHARE,
     AT_WGRAD,
-    CH_ADC, CH_ADC_LOSSLESS, CH_ARRAY, CH_E_MVM, CH_EFF_BITS, CH_MVM, CH_OPS_J, CH_PEAK,
+    CH_ADC, CH_ADC_LOSSLESS, CH_ARRAY, CH_CONV, CH_E_MVM, CH_EFF_BITS, CH_MVM, CH_OPS_J, CH_PEAK,
     CH_PROG_CHIP, CH_PROG_TILE, CH_W_CHIP, CH_W_TILE,
     N_ACC,
     A_E_FP32,
@@ -100,6 +101,7 @@ def chip_figures(a, out):
     out[CH_MVM] = t_mvm
     out[CH_ARRAY] = t_arr
     out[CH_ADC] = t_adc
+    out[CH_CONV] = steps * tile_steps(a)[2]         # every conversion of one MVM, overlapped or not
     out[CH_PEAK] = a[A_AIMC_TILES] * tile_peak_ops(a)
     out[CH_E_MVM] = e_mvm
     out[CH_OPS_J] = 2.0 * w_tile / e_mvm if e_mvm > 0 else math.inf

@@ -192,7 +192,7 @@ CHIP_FIELDS = declare("CH", [
     ("ARRAY", "tile_array_s"), ("ADC", "tile_adc_s"), ("PEAK", "peak_ops_per_chip"),
     ("E_MVM", "tile_mvm_energy_j"), ("OPS_J", "ops_per_joule"), ("PROG_TILE", "tile_program_s"),
     ("PROG_CHIP", "chip_program_s"), ("EFF_BITS", "effective_bits"),
-    ("ADC_LOSSLESS", "adc_bits_lossless"),
+    ("ADC_LOSSLESS", "adc_bits_lossless"), ("CONV", "tile_conversion_s"),
 ])
 N_CHIP = block_end("CH")
 AIMC_TRAIN_FIELDS = declare("AT", [
