@@ -120,6 +120,6 @@ def describe(r) -> list[str]:
     bits = (f"  AIMC: effective precision {d['aimc_effective_bits']:.2f} bits (weight "
             f"{a['aimc_weight_bits']:.0f}, input {a['aimc_input_bits']:.0f}, ADC "
             f"{a['aimc_adc_bits']:.0f} bits, read noise {a['aimc_read_noise']:.3g}, drift nu "
-            f"{a['aimc_drift_nu']:.3g} at {days:.3g} days)")
+            f"{a['aimc_drift_nu']:.3g}, read {days:.3g} day(s) after programming)")
     return [cap, f"  AIMC: {where}", bits,
             f"  AIMC bound: {r.bound} (array / adc / digital / capacity / interchip)"]
