@@ -343,9 +343,10 @@ def test_hybrid_half_the_layers_resident_by_hand(tiny, hermes):
 
 
 def test_largest_matrices_first(tiny, hermes):
-    """Policy 1 with 10 tiles: mlp_up (4 tiles, before the LM head in row order) x 2 = 8, then
-    what fits in 2 tiles: one mlp_down; qkv (3), o_proj (1 tile) come after down (2 tiles)
-    once the tiles are full."""
+    """Policy 1 with 10 tiles: qkv, o, up and down fill their tiles (65536 weights read per
+    tile), the LM head does not (256 x 1000 on 4 tiles: 64000), so it comes last; among the
+    full ones the larger first: mlp_up (4 tiles) x 2 = 8, qkv (3) does not fit in the 2 left,
+    one mlp_down (2) does; o_proj (1) finds the tiles full."""
     rep = analyze(tiny, hermes, aimc_tiles=10, aimc_residency=1)
     ops = {o["name"]: o for o in rep.ops}
     assert ops["mlp_up"]["dram_bytes"] == 0.0                  # both instances resident
@@ -356,7 +357,7 @@ def test_largest_matrices_first(tiny, hermes):
     assert rep.results["aimc_resident_fraction"] == pytest.approx(655360 / 1566720, rel=1e-12)
 
 
-@pytest.mark.parametrize("model", ["llama-3.2-1b", "llama-3-8b", "mixtral-8x7b"])
+@pytest.mark.parametrize("model", ["llama-3.2-1b", "llama-3-8b", "mixtral-8x7b", "deepseek-v2-lite"])
 def test_more_tiles_never_slower(model):
     from nmc.sweeps import sweep
     tiles = [64 * 2 ** k for k in range(11)]
@@ -369,6 +370,19 @@ def test_more_tiles_never_slower(model):
         res = np.asarray(t["aimc_resident_fraction"]).reshape(len(tiles), 2)
         assert (np.diff(res, axis=0) >= 0).all() and res[-1, 1] == 1.0
         assert (np.asarray(t["aimc_reprogram"]) == 0).all()
+
+
+@pytest.mark.parametrize("model", ["mixtral-8x7b", "deepseek-v2-lite", "qwen2-57b-a14b"])
+def test_more_tiles_never_slower_largest_policy_at_decode(model):
+    """Policy 1 ranks matrices by the weights a decode pass reads per tile (an MoE row's tiles
+    hold every expert, only the active ones are read), so at decode more tiles never slow it."""
+    from nmc.sweeps import sweep
+    tiles = sorted([64 * 2 ** k for k in range(12)] + [100 * k for k in range(1, 200, 7)])
+    t = sweep(model=model, arch="aimc-edge-projected",
+              grid={"aimc_tiles": tiles, "aimc_chips": [1], "aimc_residency": [1]},
+              phase="decode", context=2048)
+    lat = np.asarray(t["latency_s"])
+    assert (np.diff(lat) <= lat[1:] * 1e-12).all()
 
 
 @pytest.mark.parametrize("arch", ["ibm-hermes", "ibm-speech-14nm", "neurram", "aimc-edge-projected"])

@@ -320,8 +320,9 @@ def resident_plan(ops, a, cap):
     RES_LAYERS: the longest prefix of the model's weight matrices in execution order that fits:
     whole layers (dense layers first, as the leading dense layers of DeepSeek-style MoE models,
     then MoE layers), then the first matrices of the next layer, the LM head last;
-    RES_LARGEST: rows by tiles per instance, largest first (ties in row order), each with as
-    many instances as fit in what is left."""
+    RES_LARGEST: rows by weights read per tile (dense matrices: all of them; MoE rows: only the
+    active experts), then by tiles per instance, largest first (ties in row order), each with
+    as many instances as fit in what is left."""
     plan = np.zeros(N_SLOTS)
     tiles = np.zeros(N_SLOTS)
     for i in range(N_SLOTS):
@@ -355,12 +356,21 @@ def resident_plan(ops, a, cap):
         elif tiles[OP_LMHEAD] > 0.0 and tiles[OP_LMHEAD] <= rem:
             plan[OP_LMHEAD] = 1.0
         return plan
+    # RES_LARGEST: weights read per pass per tile (K N G / tiles: every tile of a dense matrix
+    # is read, an MoE row's tiles hold every expert but only the active ones are read), then
+    # the larger matrix, then row order
+    dens = np.zeros(N_SLOTS)
+    for i in range(N_SLOTS):
+        if tiles[i] > 0.0:
+            dens[i] = ops[i, O_K] * ops[i, O_N] * ops[i, O_G] / tiles[i]
     rem = cap
     done = np.zeros(N_SLOTS, dtype=np.bool_)
     for _ in range(N_SLOTS):
         best = -1
         for i in range(N_SLOTS):
-            if tiles[i] > 0.0 and not done[i] and (best < 0 or tiles[i] > tiles[best]):
+            if tiles[i] > 0.0 and not done[i] and (
+                    best < 0 or dens[i] > dens[best]
+                    or (dens[i] == dens[best] and tiles[i] > tiles[best])):
                 best = i
         if best < 0:
             break
