@@ -1,16 +1,18 @@
 """Where does analog in-memory compute stop working for LLMs, and how does the limit move?
 
-Inference (aimc_limits.csv, aimc_limits.png):
+Inference (aimc_limits.csv, aimc_limits.png), under both mappings of weights beyond the tiles:
+hybrid (aimc_residency = 0, the default: the resident prefix of layers on the tiles, the rest
+on the digital unit streaming its weights from LPDDR5X) and re-programming (aimc_residency = 2,
+opt-in: the missing tiles are re-programmed every pass):
   * tiles: decode (batch 1, context 2048) tokens/s and J/token of four model sizes on one AIMC
-    die (aimc-edge-projected with aimc_chips = 1) as the tile count per die grows:
-    below the tile count a model needs, every token re-programs the missing tiles (capacity
-    wall); above it, the digital unit's KV-cache reads bound the token;
-  * t_write: the program-and-verify time for llama-3-8b at a fixed tile count: faster writes
-    lower the wall but do not remove it;
+    die (aimc-edge-projected with aimc_chips = 1) as the tile count per die grows: below the
+    tile count a model needs, the hybrid streams the rest from DRAM (a slope), re-programming
+    falls off a cliff; above it, the digital unit's KV-cache reads bound the token;
+  * t_write: the program-and-verify time for llama-3-8b (re-programming policy): faster writes
+    lower the wall but do not reach the hybrid, which never writes;
   * models: tokens/s and J/token against model size (0.5B..70B) on the projected 3-die package
-    (re-programming when the weights do not fit) and on as many dies as the weights need
-    (aimc_chips = 0; dies needed annotated), with
-    an H100 and a phone SoC at batch 1 for reference.
+    (hybrid, and re-programming) and on as many dies as the weights need (aimc_chips = 0; dies
+    needed annotated), with an H100 and a phone SoC at batch 1 for reference.
 Training (aimc_training.csv, aimc_training.png), nmc.analysis.aimc.aimc_training_step:
   * one step of llama-3.2-1b (batch 8 x 512 tokens) on the projected package with enough
     chips, split into forward / backward / weight gradient / optimizer / program-and-verify
@@ -61,41 +63,47 @@ def _t_write_s(tw: str) -> float:
     return float(v) * {"ns": 1e-9, "us": 1e-6}[u]
 
 
+POLICY = {0: "hybrid", 2: "reprogram"}           # aimc_residency values compared
+
+
+def _col(tab, key, i, default):
+    return tab[key][i] if key in tab.columns else default
+
+
 def inference_rows(quick: bool) -> list[dict]:
     models = MODELS[:2] if quick else MODELS
     tiles = TILES[::3] if quick else TILES
-    t = sweep(model=models, arch=ARCH, grid={"aimc_tiles": tiles, "aimc_chips": [1]},
+    t = sweep(model=models, arch=ARCH,
+              grid={"aimc_tiles": tiles, "aimc_chips": [1], "aimc_residency": list(POLICY)},
               phase="decode", context=2048)
     w = sweep(model="llama-3-8b", arch=ARCH,
-              grid={"aimc_t_write": T_WRITE, "aimc_tiles": tiles, "aimc_chips": [1]},
+              grid={"aimc_t_write": T_WRITE, "aimc_tiles": tiles, "aimc_chips": [1],
+                    "aimc_residency": [2]},
+              phase="decode", context=2048)
+    # model size: one package (hybrid and re-programming) and enough packages
+    sizes = SIZES[:3] if quick else SIZES
+    m = sweep(model=sizes, arch=ARCH, grid={"aimc_chips": [PACKAGE, 0], "aimc_residency": list(POLICY)},
               phase="decode", context=2048)
     rows = []
-    for tab, study in ((t, "tiles"), (w, "t_write")):
+    for tab, study in ((t, "tiles"), (w, "t_write"), (m, "models")):
         for i in range(len(tab["tokens_per_s"])):
-            model = tab["model"][i] if "model" in tab.columns else "llama-3-8b"
+            model = _col(tab, "model", i, "llama-3-8b")
+            chips = int(_col(tab, "aimc_chips", i, 1))
+            if study == "models" and chips == 0 and int(tab["aimc_residency"][i]) != 0:
+                continue                       # enough dies: both policies are the same point
             rows.append({"study": study, "model": model, "arch": ARCH,
-                         "aimc_tiles": int(tab["aimc_tiles"][i]), "aimc_chips": 1,
-                         "aimc_t_write_s": float(tab["aimc_t_write"][i]) if "aimc_t_write" in tab.columns else 1e-6,
+                         "params": nmc.load_model(model).params(),
+                         "policy": POLICY[int(tab["aimc_residency"][i])],
+                         "aimc_tiles": int(_col(tab, "aimc_tiles", i, nmc.load_arch(ARCH)["aimc_tiles"])),
+                         "aimc_chips": chips,
+                         "aimc_t_write_s": float(_col(tab, "aimc_t_write", i, 1e-6)),
                          "tokens_per_s": float(tab["tokens_per_s"][i]),
                          "energy_per_token_j": float(tab["energy_per_token_j"][i]),
                          "tiles_needed": int(tab["aimc_tiles_needed"][i]),
                          "chips_needed": int(tab["aimc_chips_needed"][i]),
-                         "reprogram": bool(tab["aimc_reprogram"][i]),
+                         "resident": float(tab["aimc_resident_fraction"][i]),
+                         "reprogram": bool(tab["aimc_reprogram"][i]), "fits": bool(tab["fits"][i]),
                          "bound": AIMC_BOUND_NAMES[int(tab["aimc_bound"][i])]})
-    # model size: one package (re-programming) and enough packages
-    sizes = SIZES[:3] if quick else SIZES
-    m = sweep(model=sizes, arch=ARCH, grid={"aimc_chips": [PACKAGE, 0]}, phase="decode", context=2048)
-    for i in range(len(m["tokens_per_s"])):
-        rows.append({"study": "models", "model": m["model"][i], "arch": ARCH,
-                     "params": nmc.load_model(m["model"][i]).params(),
-                     "aimc_tiles": int(nmc.load_arch(ARCH)["aimc_tiles"]),
-                     "aimc_chips": int(m["aimc_chips"][i]), "aimc_t_write_s": 1e-6,
-                     "tokens_per_s": float(m["tokens_per_s"][i]),
-                     "energy_per_token_j": float(m["energy_per_token_j"][i]),
-                     "tiles_needed": int(m["aimc_tiles_needed"][i]),
-                     "chips_needed": int(m["aimc_chips_needed"][i]),
-                     "reprogram": bool(m["aimc_reprogram"][i]), "fits": bool(m["fits"][i]),
-                     "bound": AIMC_BOUND_NAMES[int(m["aimc_bound"][i])]})
     for ref in REFS:
         for model in sizes:
             r = nmc.analyze(model, ref, phase="decode", batch=1, context=2048)
@@ -160,21 +168,34 @@ def inference_chart(rows, path, models):
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.8))
     tiles_rows = [r for r in rows if r["study"] == "tiles"]
     for m in models:
-        sel = [r for r in tiles_rows if r["model"] == m]
+        sel = [r for r in tiles_rows if r["model"] == m and r["policy"] == "hybrid"]
+        rep = [r for r in tiles_rows if r["model"] == m and r["policy"] == "reprogram"]
         if not sel:
             continue
         need = sel[0]["tiles_needed"]
         ln, = axes[0, 0].plot([r["aimc_tiles"] for r in sel], [r["tokens_per_s"] for r in sel],
                               marker="o", label=f"{m} (needs {need} tiles)")
+        axes[0, 0].plot([r["aimc_tiles"] for r in rep], [r["tokens_per_s"] for r in rep],
+                        ls="--", marker=".", color=ln.get_color())
         axes[0, 0].axvline(need, color=ln.get_color(), ls=":", lw=1)
         axes[0, 1].plot([r["aimc_tiles"] for r in sel], [r["energy_per_token_j"] for r in sel],
-                        marker="o", label=m)
+                        marker="o", label=m, color=ln.get_color())
+        axes[0, 1].plot([r["aimc_tiles"] for r in rep], [r["energy_per_token_j"] for r in rep],
+                        ls="--", marker=".", color=ln.get_color())
+    for ax in axes[0, :2]:
+        ax.plot([], [], "k-", label="hybrid (rest from DRAM)")
+        ax.plot([], [], "k--", label="re-program every pass")
     for tw in T_WRITE:
         sel = [r for r in rows if r["study"] == "t_write"
                and abs(r["aimc_t_write_s"] - _t_write_s(tw)) < 1e-15]
         axes[0, 2].plot([r["aimc_tiles"] for r in sel], [r["tokens_per_s"] for r in sel],
-                        marker="o", label=f"t_write {tw}")
-    for ax, yl, title in ((axes[0, 0], "decode tokens/s", "(a) capacity wall vs tiles per die"),
+                        ls="--", marker="o", label=f"re-program, t_write {tw}")
+    hyb = [r for r in tiles_rows if r["model"] == "llama-3-8b" and r["policy"] == "hybrid"]
+    if hyb:
+        axes[0, 2].plot([r["aimc_tiles"] for r in hyb], [r["tokens_per_s"] for r in hyb], "k-",
+                        marker="s", label="hybrid (never writes)")
+    for ax, yl, title in ((axes[0, 0], "decode tokens/s",
+                           "(a) tokens/s vs tiles per die: hybrid slope, re-programming cliff"),
                           (axes[0, 1], "J/token", "(b) energy per token vs tiles per die"),
                           (axes[0, 2], "decode tokens/s", "(c) llama-3-8b: faster program-and-verify")):
         ax.set_xscale("log", base=2)
@@ -186,8 +207,10 @@ def inference_chart(rows, path, models):
         ax.legend(fontsize=7)
     # model size
     sizes = [r for r in rows if r["study"] == "models"]
-    series = [("AIMC, one 3-die package (re-programs if needed)",
-               lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE, "o"),
+    series = [("AIMC, one 3-die package, hybrid (rest from DRAM)",
+               lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == "hybrid", "o"),
+              ("AIMC, one 3-die package, re-programming",
+               lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == "reprogram", "x"),
               ("AIMC, as many dies as needed", lambda r: r["arch"] == ARCH and r["aimc_chips"] == 0, "s"),
               ("h100-sxm (batch 1)", lambda r: r["arch"] == "h100-sxm", "^"),
               ("phone-lpddr5x (batch 1)", lambda r: r["arch"] == "phone-lpddr5x", "v")]
@@ -312,13 +335,14 @@ def main(argv=None) -> dict:
     print(f"wrote {out}/aimc_limits.csv, aimc_limits.png/.svg, aimc_training.csv, aimc_training.png/.svg")
     for r in rows:
         if r["study"] == "tiles" and r["aimc_tiles"] in (2048, 4096, 16384, 32768):
-            print(f"{r['model']:>14} tiles {r['aimc_tiles']:>6}: {r['tokens_per_s']:9.4g} tok/s "
-                  f"{r['energy_per_token_j']:9.3g} J/token  bound {r['bound']}")
+            print(f"{r['model']:>14} tiles {r['aimc_tiles']:>6} {r['policy']:>9}: "
+                  f"{r['tokens_per_s']:9.4g} tok/s {r['energy_per_token_j']:9.3g} J/token  "
+                  f"resident {r['resident']:.0%}  bound {r['bound']}")
     print("\nmodel size, decode batch 1:")
     for r in rows:
         if r["study"] == "models":
-            where = f"{r['arch']}" + ((" 3-die package" if r["aimc_chips"] == PACKAGE else
-                                       " enough dies") if r["arch"] == ARCH else "")
+            where = f"{r['arch']}" + ((f" 3-die package, {r['policy']}" if r["aimc_chips"] == PACKAGE
+                                       else " enough dies") if r["arch"] == ARCH else "")
             extra = f"  needs {r['chips_needed']} dies" if r["arch"] == ARCH else ""
             fit = "" if r.get("fits", True) else "  (does not fit)"
             print(f"  {r['model']:>13} {where:32s} {r['tokens_per_s']:10.4g} tok/s "

@@ -35,6 +35,9 @@ def _table() -> dict[str, dict[str, float]]:
         t["energy"][p + "J"] = f
         t["power"][p + "W"] = f
     t["time"]["min"] = 60.0
+    t["time"]["h"] = 3600.0
+    t["time"]["day"] = 86400.0
+    t["time"]["year"] = 365.25 * 86400.0         # Julian year
     t["area"]["mm2"] = 1.0
     t["area"]["mm^2"] = 1.0
     return t

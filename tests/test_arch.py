@@ -103,3 +103,69 @@ def test_with_validates():
     with pytest.raises(ConfigError, match="unknown parameter"):
         h.with_(mem_bandwidth=1)
     assert h.with_(mem_bw="4 TB/s")["mem_bw"] == 4e12
+
+
+# ---- uncertainty bands: { central = .., low = .., high = .. } ---------------------------------
+@pytest.mark.parametrize("name", nmc.list_archs())
+def test_every_band_is_ordered_and_valid_at_both_ends(name):
+    a = nmc.load_arch(name)
+    for k, (lo, hi) in a.bands.items():
+        assert lo <= a[k] <= hi, f"{name}: {k}"
+        assert k in a.sources
+    low, high = a.band("low"), a.band("high")      # consistency checked at each end
+    for k, (lo, hi) in a.bands.items():
+        assert low[k] == lo and high[k] == hi
+    assert low.bands == {} and low.meta["band"] == "low"
+
+
+def test_edge_projection_bands():
+    """aimc-edge-projected: weights per die (tiles x 512 x 512), ADC sharing, tile time."""
+    a = nmc.load_arch("aimc-edge-projected")
+    assert set(a.bands) == {"aimc_tiles", "aimc_adcs", "aimc_t_dac"}
+    assert (a.bands["aimc_tiles"], a["aimc_tiles"]) == ((256.0, 16384.0), 4096.0)
+    assert a.bands["aimc_adcs"] == (64.0, 512.0) and a["aimc_adcs"] == 512.0
+    assert a.bands["aimc_t_dac"] == pytest.approx((95e-9, 995e-9))
+    assert a.band("central").values == a.values
+    d = a.to_dict()["bands"]["aimc_tiles"]
+    assert d == {"low": 256.0, "central": 4096.0, "high": 16384.0}
+    # an override fixes the value: its band goes, the others stay
+    b = a.with_(aimc_tiles=8192)
+    assert "aimc_tiles" not in b.bands and "aimc_adcs" in b.bands
+    assert b.band("low")["aimc_tiles"] == 8192 and b.band("low")["aimc_adcs"] == 64
+    with pytest.raises(ConfigError, match="band end 'worst'"):
+        a.band("worst")
+
+
+BAND_BASE = 'base = "ibm-hermes"\n[aimc_tile]\n{line}\n[sources]\n{key} = "t"\n'
+
+
+@pytest.mark.parametrize("line,msg", [
+    ('aimc_adcs = { central = 128, low = 200, high = 256 }',
+     r"aimc_tile\.aimc_adcs: band must satisfy low <= central <= high, got low = 200, central = 128"),
+    ('aimc_adcs = { central = 128, low = 64, high = 100 }', r"aimc_tile\.aimc_adcs: band must satisfy"),
+    ('aimc_adcs = { central = 128, low = 64 }', r"aimc_tile\.aimc_adcs: a band is .*got keys central, low"),
+    ('aimc_adcs = { central = 128, low = 64, high = 256, mode = 1 }', r"aimc_adcs: a band is"),
+    ('aimc_adcs = { central = 128, low = 0, high = 256 }', r"aimc_tile\.aimc_adcs\.low = 0 is out of range"),
+    ('aimc_t_dac = { central = "5 ns", low = "1 ns", high = "2 kg" }', r"aimc_t_dac\.high: unit 'kg'"),
+    ('aimc_dac_bits = { central = 8, low = 4, high = 9 }', r"\(band high\): aimc_dac_bits = 9 exceeds"),
+    ('aimc_adc_bits = { central = 8, low = 6.5, high = 8 }', r"\(band low\): aimc_adc_bits = 6.5 must be a whole"),
+])
+def test_bad_bands_name_file_and_key(tmp_path, line, msg):
+    key = line.split()[0]
+    p = _write(tmp_path, BAND_BASE.format(line=line, key=key), "b")
+    with pytest.raises(ConfigError, match=msg) as e:
+        nmc.load_arch(str(p))
+    assert "b.toml" in str(e.value)
+
+
+def test_band_inheritance(tmp_path):
+    band = _write(tmp_path, BAND_BASE.format(
+        line='aimc_adcs = { central = "128", low = 64, high = 256 }', key="aimc_adcs"), "parent")
+    child = _write(tmp_path, f'base = "{band}"\n', "child")
+    a = nmc.load_arch(str(child))
+    assert a["aimc_adcs"] == 128 and a.bands == {"aimc_adcs": (64.0, 256.0)}
+    # a plain value in the child replaces the inherited band
+    fixed = _write(tmp_path, f'base = "{band}"\n[aimc_tile]\naimc_adcs = 200\n[sources]\n'
+                   'aimc_adcs = "t"\n', "fixed")
+    b = nmc.load_arch(str(fixed))
+    assert b["aimc_adcs"] == 200 and b.bands == {}

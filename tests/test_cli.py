@@ -51,6 +51,21 @@ def test_compare_writes_chart(capsys, tmp_path):
     assert out_png.exists() and out_png.with_suffix(".svg").exists()
 
 
+def test_compare_and_analyze_aimc(capsys):
+    """An AIMC preset beside a GPU: the AIMC columns (resident share of the hybrid mapping,
+    re-programming, effective bits) appear, empty for the GPU."""
+    code, out, _ = run(capsys, "compare", "--model", "llama-3-8b", "--arch",
+                       "aimc-edge-projected,h100-sxm", "--format", "csv")
+    rows = {r["arch"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert code == 0
+    a = rows["aimc-edge-projected"]
+    assert 0.3 < float(a["aimc_resident"]) < 0.5 and a["aimc_reprogram"] == "False"
+    assert float(a["aimc_eff_bits"]) == pytest.approx(3.84, abs=0.01)
+    assert rows["h100-sxm"]["aimc_resident"] in ("", "-")
+    code, out, _ = run(capsys, "analyze", "--model", "llama-3-8b", "--arch", "aimc-edge-projected")
+    assert code == 0 and "resident on the tiles (policy layers)" in out and "effective precision" in out
+
+
 def test_roofline_writes_png_and_svg(capsys, tmp_path):
     p = tmp_path / "r.png"
     code, out, _ = run(capsys, "roofline", "--model", "llama-2-70b", "--arch",

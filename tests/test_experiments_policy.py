@@ -57,16 +57,24 @@ def test_aimc_limits_quick(tmp_path):
     check_png(tmp_path / "aimc_training.png", svg=True)
     rows = read_rows(tmp_path / "aimc_limits.csv")
     tiles = [r for r in rows if r["study"] == "tiles" and r["model"] == "llama-3.2-1b"]
+    rep = [r for r in tiles if r["policy"] == "reprogram"]
+    hyb = [r for r in tiles if r["policy"] == "hybrid"]
     need = int(tiles[0]["tiles_needed"])
-    below = [num(r["tokens_per_s"]) for r in tiles if int(r["aimc_tiles"]) < need]
-    above = [num(r["tokens_per_s"]) for r in tiles if int(r["aimc_tiles"]) >= need]
-    assert below and above and min(above) > 100 * max(below)       # the capacity cliff
-    assert all(r["reprogram"] == "True" for r in tiles if int(r["aimc_tiles"]) < need)
-    models = {(r["model"], r["arch"], r["aimc_chips"]): r for r in rows if r["study"] == "models"}
-    one = models[("llama-3.2-1b", "aimc-edge-projected", "0")]
+    below = [num(r["tokens_per_s"]) for r in rep if int(r["aimc_tiles"]) < need]
+    above = [num(r["tokens_per_s"]) for r in rep if int(r["aimc_tiles"]) >= need]
+    assert below and above and min(above) > 100 * max(below)       # the re-programming cliff
+    assert all(r["reprogram"] == "True" for r in rep if int(r["aimc_tiles"]) < need)
+    # the hybrid never re-programs and is never slower; below the need it streams from DRAM
+    assert all(r["reprogram"] == "False" for r in hyb)
+    for h, r in zip(hyb, rep):
+        assert h["aimc_tiles"] == r["aimc_tiles"] and num(h["tokens_per_s"]) >= num(r["tokens_per_s"])
+    assert all(num(h["resident"]) < 1 for h in hyb if int(h["aimc_tiles"]) < need)
+    models = {(r["model"], r["arch"], r["aimc_chips"], r.get("policy", "")): r
+              for r in rows if r["study"] == "models"}
+    one = models[("llama-3.2-1b", "aimc-edge-projected", "0", "hybrid")]
     assert int(one["chips_needed"]) == 2 and one["reprogram"] == "False"
     # resident 1B model: less energy per token than an H100 at batch 1
-    assert num(one["energy_per_token_j"]) < num(models[("llama-3.2-1b", "h100-sxm", "")]["energy_per_token_j"])
+    assert num(one["energy_per_token_j"]) < num(models[("llama-3.2-1b", "h100-sxm", "", "")]["energy_per_token_j"])
     tr = read_rows(tmp_path / "aimc_training.csv")
     steps = {r["case"]: r for r in tr if r["study"] == "step"}
     today = steps["today (1 us write, 20 verify iters)"]

@@ -40,6 +40,21 @@ def test_bundled_measurements_load():
     assert all(r["source"] for r in rows)
 
 
+def test_rows_derived_from_calibration_rows_are_calibration():
+    """A row whose prediction is a rescaling of a calibration row says so in its notes
+    ("derived from <id>") and is itself a calibration row (issue 18: per core /64 and four-phase
+    /4 of the HERMES rows that set the preset)."""
+    import re
+    rows = {r["id"]: r for r in measurements.load()}
+    derived = {i: re.search(r"derived from ([\w.-]+)", r.get("notes") or "")
+               for i, r in rows.items()}
+    derived = {i: m.group(1) for i, m in derived.items() if m}
+    assert {"hermescore-tops", "hermescore-topsw", "hermes-4phase-tops"} <= set(derived)
+    for i, src in derived.items():
+        assert rows[i]["split"] == "calibration", i
+        assert src in rows and rows[src]["split"] == "calibration", (i, src)
+
+
 @pytest.mark.parametrize("edit,msg", [
     (dict(source=""), "empty required field 'source'"),
     (dict(value="fast"), "not a number"),

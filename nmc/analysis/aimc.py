@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..arch.aimc_params import RESIDENCY
 from ..arch.loader import Architecture, load_arch
 from ..engine.aimc_train import aimc_train_point
 from ..engine.aimc_train import chip_figures as _chip_kernel
@@ -73,16 +74,20 @@ def aimc_training_step(model, arch, *, batch: int = 1, seq: int = 512, weights: 
 
 
 # ---- rows and lines for `nmc analyze` / `nmc compare` ----------------------------------------
-AIMC_COLS = ["aimc_chips", "aimc_reprogram", "aimc_reprog_ms_per_token", "aimc_eff_bits"]
+AIMC_COLS = ["aimc_chips", "aimc_resident", "aimc_reprogram", "aimc_reprog_ms_per_token",
+             "aimc_eff_bits"]
 
 
 def summary_cols(r) -> dict:
     """Extra compare-table columns of an AIMC report (empty for other families): chips needed to
-    hold the weights, whether tiles are re-programmed, its time per token, effective bits."""
+    hold the weights, the share of the weights resident on the tiles, whether tiles are
+    re-programmed, its time per token, effective bits."""
     d = r.results
     if d.get("aimc_tiles_needed") is None:
         return {}
-    return {"aimc_chips": int(d["aimc_chips_needed"]), "aimc_reprogram": bool(d["aimc_reprogram"]),
+    return {"aimc_chips": int(d["aimc_chips_needed"]),
+            "aimc_resident": d["aimc_resident_fraction"],
+            "aimc_reprogram": bool(d["aimc_reprogram"]),
             "aimc_reprog_ms_per_token": d["aimc_reprogram_s_per_token"] * 1e3,
             "aimc_eff_bits": d["aimc_effective_bits"]}
 
@@ -101,9 +106,20 @@ def describe(r) -> list[str]:
            f"{int(a['aimc_tiles'])} tiles to hold the weights; system: {chips} chip(s), "
            f"tile utilisation {d['aimc_tile_utilization']:.1%}, "
            f"tile peak {d['aimc_peak_ops'] / 1e12:.4g} TOPS")
-    prog = (f"  AIMC: re-programming {'YES' if d['aimc_reprogram'] else 'no'}"
-            f" ({d['aimc_reprogram_s_per_token'] * 1e3:.4g} ms/token); endurance lifetime {life_s}; "
-            f"effective precision {d['aimc_effective_bits']:.0f} bits "
-            f"(min of weight {a['aimc_weight_bits']:.0f}, input {a['aimc_input_bits']:.0f}, "
-            f"ADC {a['aimc_adc_bits']:.0f} bits)")
-    return [cap, prog, f"  AIMC bound: {r.bound} (array / adc / digital / capacity / interchip)"]
+    policy = RESIDENCY[int(a["aimc_residency"])]
+    res = d["aimc_resident_fraction"]
+    if d["aimc_reprogram"]:
+        where = (f"re-programming YES ({d['aimc_reprogram_s_per_token'] * 1e3:.4g} ms/token, "
+                 f"policy {policy}); endurance lifetime {life_s}")
+    elif res < 1.0:
+        where = (f"{res:.1%} of the weights resident on the tiles (policy {policy}), the rest "
+                 f"streamed from DRAM by the digital unit; no re-programming")
+    else:
+        where = f"every weight resident, no re-programming; endurance lifetime {life_s}"
+    days = a["aimc_drift_t"] / 86400
+    bits = (f"  AIMC: effective precision {d['aimc_effective_bits']:.2f} bits (weight "
+            f"{a['aimc_weight_bits']:.0f}, input {a['aimc_input_bits']:.0f}, ADC "
+            f"{a['aimc_adc_bits']:.0f} bits, read noise {a['aimc_read_noise']:.3g}, drift nu "
+            f"{a['aimc_drift_nu']:.3g}, read {days:.3g} day(s) after programming)")
+    return [cap, f"  AIMC: {where}", bits,
+            f"  AIMC bound: {r.bound} (array / adc / digital / capacity / interchip)"]

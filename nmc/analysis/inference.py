@@ -205,5 +205,12 @@ def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int =
         warns.append(f"weights need {int(results['aimc_tiles_needed'])} crossbar tiles "
                      f"({int(results['aimc_chips_needed'])} chips) but the system has "
                      f"{int(a['aimc_tiles'] * max(a['aimc_chips'], 1))}: tiles are re-programmed every pass "
-                     f"(--set aimc_chips=0 gives a system with enough chips)")
+                     f"(aimc_residency = 2; --set aimc_chips=0 gives a system with enough chips)")
+    elif (results.get("aimc_resident_fraction") or 1.0) < 1.0:
+        warns.append(f"weights need {int(results['aimc_tiles_needed'])} crossbar tiles "
+                     f"({int(results['aimc_chips_needed'])} chips) but the system has "
+                     f"{int(a['aimc_tiles'] * max(a['aimc_chips'], 1))}: "
+                     f"{results['aimc_resident_fraction']:.1%} of the weights are resident, the "
+                     f"rest run on the digital unit from DRAM (--set aimc_chips=0 gives a system "
+                     f"with enough chips)")
     return Report(spec, a, sc, results, rows, warns)

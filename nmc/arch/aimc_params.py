@@ -34,10 +34,12 @@ AIMC = [
     P("aimc_t_settle", "aimc_tile", "time", 0.0, 0, 1.0, "array integration / settle time per input step"),
     P("aimc_t_adc_bit", "aimc_tile", "time", 0.0, 0, 1.0, "ADC conversion time per output bit (SAR-like: t_conv = adc_bits x this)"),
     P("aimc_t_accum", "aimc_tile", "time", 0.0, 0, 1.0, "digital periphery: one stage of partial-sum accumulation / scaling / activation"),
+    P("aimc_adc_pipelined", "aimc_tile", "count", 0.0, 0, 1, "1: the conversion of one input step overlaps the integration of the next (sample-and-convert while integrating), so a step takes max(array, conversion) in a stream and the last conversion once per operator; 0: conversion follows integration"),
     # chip and system
     P("aimc_tiles", "aimc_chip", "count", 0.0, 0, 1e9, "crossbar tiles per chip (0: not an AIMC architecture)"),
     P("aimc_chips", "aimc_chip", "count", 1.0, 0, 1e6, "chips per system (0: as many as the model's weights need)"),
     P("aimc_pipeline", "aimc_chip", "count", 0.0, 0, 1, "1: tokens pipelined across layers (only when all weights are resident)"),
+    P("aimc_residency", "aimc_chip", "count", 0.0, 0, 2, "weights beyond the tiles: 0 = hybrid, whole layers resident in model order, the rest run on the digital unit streaming their weights from DRAM; 1 = hybrid, largest matrices resident first; 2 = re-program the tiles every pass (opt-in)"),
     # (re-)programming
     P("aimc_t_write", "aimc_program", "time", 1e-6, 0, 1.0, "one program-and-verify iteration of one tile row (columns in parallel)"),
     P("aimc_verify_iters", "aimc_program", "count", 10.0, 1, 1e6, "mean program-and-verify iterations per weight write"),
@@ -50,11 +52,18 @@ AIMC = [
     P("aimc_e_accum", "aimc_energy", "energy", 0.0, 0, INF, "digital periphery energy per output element per tile MVM"),
     P("aimc_e_write", "aimc_energy", "energy", 0.0, 0, INF, "energy per cell per program-and-verify iteration"),
     P("aimc_p_chip", "aimc_energy", "power", 0.0, 0, INF, "static power of each AIMC chip (added to the host block's p_static)"),
+    # non-idealities, reported as effective bits of an MVM (docs/aimc.md); they do not change time or energy
+    P("aimc_read_noise", "aimc_noise", "fraction", 0.0, 0, 1, "rms read (short-term) noise of one weight, relative to the largest weight (0: not modelled)"),
+    P("aimc_drift_nu", "aimc_noise", "fraction", 0.0, 0, 1, "conductance drift exponent nu: g(t) = g(t0) (t/t0)^-nu (PCM ~0.05; 0: no drift)"),
+    P("aimc_drift_t", "aimc_noise", "time", 0.0, 0, 1e10, "time since programming at which the MVM is read (0: at t0)"),
+    P("aimc_drift_t0", "aimc_noise", "time", 20.0, 0, 1e10, "reference time of the drift law (first read after programming)", True),
 ]
 
 INT_KEYS = ("aimc_rows", "aimc_cols", "aimc_weight_bits", "aimc_cell_bits", "aimc_diff_cells",
             "aimc_input_bits", "aimc_dac_bits", "aimc_adc_bits", "aimc_adcs", "aimc_tiles",
-            "aimc_chips", "aimc_pipeline", "aimc_prog_tiles")
+            "aimc_chips", "aimc_pipeline", "aimc_prog_tiles", "aimc_residency",
+            "aimc_adc_pipelined")
+RESIDENCY = ("layers", "largest", "reprogram")     # aimc_residency codes
 
 
 def check_aimc(vals: dict, where: str) -> None:

@@ -1,7 +1,14 @@
 """Load and validate architecture presets (models/arch/*.toml) into an Architecture.
 
 Loading never executes code. Unknown keys are errors; every error names the file, the key and
-the allowed range. `base = "other"` inherits every value and source of another preset."""
+the allowed range. `base = "other"` inherits every value and source of another preset.
+
+A numeric value may carry an uncertainty band: `aimc_tiles = { central = 4096, low = 256,
+high = 16384 }` (units as for a plain value). The central value is the preset's value; the band
+is kept in Architecture.bands and Architecture.band("low" / "high") returns the preset with every
+banded parameter at that end. Rules: low <= central <= high, each end within the parameter's
+range and the preset consistent at each end. A preset that sets a plain value for a key drops the
+band it inherited for that key; Architecture.with_ drops the band of every key it changes."""
 from __future__ import annotations
 
 import tomllib
@@ -18,6 +25,7 @@ from .pim_params import check_pim
 from .schema import BY_NAME, INDEX, N_PARAMS, PARAMS, SECTIONS, TEXT_KEYS, TOP_KEYS, FAMILIES
 
 CONFIDENCE = ("high", "medium", "low", "estimate")
+BAND_ENDS = ("low", "central", "high")
 
 
 @dataclass
@@ -29,6 +37,7 @@ class Architecture:
     sources: dict[str, dict] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)  # vendor, year, summary
     path: str = ""
+    bands: dict[str, tuple[float, float]] = field(default_factory=dict)   # key -> (low, high)
 
     def vector(self) -> np.ndarray:
         v = np.empty(N_PARAMS, dtype=np.float64)
@@ -40,7 +49,8 @@ class Architecture:
         return self.values[key]
 
     def with_(self, **changes) -> "Architecture":
-        """A copy with some parameters changed (SI numbers or unit strings), validated."""
+        """A copy with some parameters changed (SI numbers or unit strings), validated. The band
+        of a changed parameter is dropped (its value is no longer the preset's central one)."""
         vals = dict(self.values)
         for k, v in changes.items():
             if k not in BY_NAME:
@@ -48,12 +58,31 @@ class Architecture:
             vals[k] = _check(BY_NAME[k], units.parse(v, BY_NAME[k].kind, f"{self.name}: {k}"),
                              f"{self.name}: {k}")
         _check_consistency(vals, self.name, self.family)
+        bands = {k: b for k, b in self.bands.items() if k not in changes}
         return Architecture(self.name, self.family, vals, dict(self.text), dict(self.sources),
-                            dict(self.meta), self.path)
+                            dict(self.meta), self.path, bands)
+
+    def band(self, end: str) -> "Architecture":
+        """The preset with every banded parameter at its `end` ("low", "central" or "high");
+        the copy has no bands and meta["band"] = end. Ends are by value: "low" takes each
+        parameter's low value, whichever way that moves a result."""
+        if end not in BAND_ENDS:
+            raise ConfigError(f"{self.name}: band end {end!r} is not one of {', '.join(BAND_ENDS)}")
+        vals = dict(self.values)
+        if end != "central":
+            for k, (lo, hi) in self.bands.items():
+                vals[k] = lo if end == "low" else hi
+        _check_consistency(vals, f"{self.name} (band {end})", self.family)
+        return Architecture(self.name, self.family, vals, dict(self.text), dict(self.sources),
+                            dict(self.meta, band=end), self.path)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "family": self.family, **self.meta, "params": dict(self.values),
-                "text": dict(self.text)}
+        d = {"name": self.name, "family": self.family, **self.meta, "params": dict(self.values),
+             "text": dict(self.text)}
+        if self.bands:
+            d["bands"] = {k: {"low": lo, "central": self.values[k], "high": hi}
+                          for k, (lo, hi) in self.bands.items()}
+        return d
 
 
 def _check(p, v: float, where: str) -> float:
@@ -61,6 +90,19 @@ def _check(p, v: float, where: str) -> float:
         lo = f"> {p.lo:g}" if p.lo_open else f">= {p.lo:g}"
         raise ConfigError(f"{where} = {v:g} is out of range (allowed: {lo} and <= {p.hi:g})")
     return v
+
+
+def _band(p, v: dict, where: str) -> tuple[float, float, float]:
+    """(low, central, high) of a band entry { central = .., low = .., high = .. }."""
+    if set(v) != set(BAND_ENDS):
+        raise ConfigError(f"{where}: a band is {{ central = ..., low = ..., high = ... }} "
+                          f"(all three keys, nothing else); got keys {', '.join(sorted(v)) or 'none'}")
+    lo, c, hi = (_check(p, units.parse(v[e], p.kind, f"{where}.{e}"), f"{where}.{e}")
+                 for e in ("low", "central", "high"))
+    if not lo <= c <= hi:
+        raise ConfigError(f"{where}: band must satisfy low <= central <= high, got low = {lo:g}, "
+                          f"central = {c:g}, high = {hi:g}")
+    return lo, c, hi
 
 
 def _check_consistency(vals: dict, where: str, family: str | None = None) -> None:
@@ -118,10 +160,11 @@ def load_arch(name_or_path, _seen=None) -> Architecture:
         base = load_arch(bpath, _seen)
         given, text, sources = {}, dict(base.text), dict(base.sources)
         inherited = dict(base.values)
+        bands = dict(base.bands)
         family = raw.get("family", base.family)
         meta = dict(base.meta)
     else:
-        given, text, sources, inherited, meta = {}, {}, {}, {}, {}
+        given, text, sources, inherited, meta, bands = {}, {}, {}, {}, {}, {}
         family = raw.get("family")
         if family is None:
             raise ConfigError(f"{where}: missing key 'family' (allowed: {', '.join(FAMILIES)})")
@@ -148,7 +191,12 @@ def load_arch(name_or_path, _seen=None) -> Architecture:
                 hint = f" (it belongs in [{p.section}])" if p is not None else ""
                 raise ConfigError(f"{where}: unknown key {sec}.{k}{hint}; allowed in [{sec}]: "
                                   f"{', '.join(allowed)}")
+            if isinstance(v, dict):
+                lo, given[k], hi = _band(p, v, f"{where}: {sec}.{k}")
+                bands[k] = (lo, hi)
+                continue
             given[k] = _check(p, units.parse(v, p.kind, f"{where}: {sec}.{k}"), f"{where}: {sec}.{k}")
+            bands.pop(k, None)                       # a plain value replaces an inherited band
 
     src = raw.get("sources", {})
     if not isinstance(src, dict):
@@ -175,5 +223,9 @@ def load_arch(name_or_path, _seen=None) -> Architecture:
                 raise ConfigError(f"{where}: missing required key {p.section}.{p.name} ({p.doc})")
             values[p.name] = p.default
     _check_consistency(values, where, family)
+    for end in ("low", "high"):                  # the preset must be valid at each band end
+        vals = dict(values)
+        vals.update({k: b[0 if end == "low" else 1] for k, b in bands.items()})
+        _check_consistency(vals, f"{where} (band {end})", family)
     return Architecture(name=name, family=family, values=values, text=text, sources=sources,
-                        meta=meta, path=where)
+                        meta=meta, path=where, bands=bands)

@@ -25,6 +25,7 @@ def _cmd(args) -> int:
             d = chip_figures(name, **ov)
             rows.append({"arch": d["arch"], "weights_M": d["weights_per_chip"] / 1e6,
                          "mvm_ns": d["tile_mvm_s"] * 1e9, "adc_ns": d["tile_adc_s"] * 1e9,
+                         "conv_ns": d["tile_conversion_s"] * 1e9,
                          "TOPS": d["tops"], "TOPS_per_W": d["tops_per_w"],
                          "mvm_nJ": d["tile_mvm_energy_j"] * 1e9,
                          "prog_tile_ms": d["tile_program_s"] * 1e3,

@@ -124,9 +124,9 @@ def cmd_compare(args) -> int:
     reps = _reports(args)
     rows = [summary_row(r) for r in reps]
     pim = any("pim_share" in r for r in rows)
-    aimc = any("aimc_chips" in r for r in rows)
+    has_aimc = any("aimc_chips" in r for r in rows)
     emit(rows, args.format, SUMMARY_COLS + (PIM_COLS if pim else [])
-          + (aimc.AIMC_COLS if aimc else []))
+          + (aimc.AIMC_COLS if has_aimc else []))
     if args.output:
         from ..plot import compare_chart
         paths = compare_chart(rows, args.output)

@@ -10,7 +10,6 @@ import numpy as np
 from numba import njit
 
 from .aimc import (
-    A_AIMC_ADCBITS,
     A_AIMC_COLS,
     A_AIMC_DACBITS,
     A_AIMC_DIFF,
@@ -26,13 +25,13 @@ from .aimc import (
     A_AIMC_ROWS,
     A_AIMC_TILES,
     A_AIMC_WBITS,
-    ENGINE_AIMC_TILES,
     adc_energy,
     cells_per_weight,
-    model_tiles,
-    system_chips,
+    effective_bits,
+    placement,
     tile_peak_ops,
     tile_program_time,
+    tile_steps,
     tile_timing,
 )
 from .gpu import energy_per_flop, matrix_peak
@@ -41,7 +40,7 @@ from .layout import (
     AT_BWD_DIGITAL, AT_BWD_TILES, AT_CHIPS, AT_E_UPDATE, AT_ENERGY, AT_FITS, AT_FWD, AT_LIFETIME,
     AT_MEM, AT_OPT, AT_REPROG, AT_STEP, AT_TILES, AT_TOKENS_PER_S, AT_UPDATE, AT_UPDATE_SHARE,
     AT_WGRAD,
-    CH_ADC, CH_ADC_LOSSLESS, CH_ARRAY, CH_E_MVM, CH_EFF_BITS, CH_MVM, CH_OPS_J, CH_PEAK,
+    CH_ADC, CH_ADC_LOSSLESS, CH_ARRAY, CH_CONV, CH_E_MVM, CH_EFF_BITS, CH_MVM, CH_OPS_J, CH_PEAK,
     CH_PROG_CHIP, CH_PROG_TILE, CH_W_CHIP, CH_W_TILE,
     N_ACC,
     A_E_FP32,
@@ -67,12 +66,12 @@ from .layout import (
     O_G,
     O_K,
     O_N,
+    O_STATIC,
     S_BATCH,
     S_PROMPT,
     T_COMM,
     T_COMPUTE,
     T_ENERGY,
-    T_ENGINE,
     T_LAT,
     T_MEM,
     T_TOTAL,
@@ -102,12 +101,13 @@ def chip_figures(a, out):
     out[CH_MVM] = t_mvm
     out[CH_ARRAY] = t_arr
     out[CH_ADC] = t_adc
+    out[CH_CONV] = steps * tile_steps(a)[2]         # every conversion of one MVM, overlapped or not
     out[CH_PEAK] = a[A_AIMC_TILES] * tile_peak_ops(a)
     out[CH_E_MVM] = e_mvm
     out[CH_OPS_J] = 2.0 * w_tile / e_mvm if e_mvm > 0 else math.inf
     out[CH_PROG_TILE] = tile_program_time(a)
     out[CH_PROG_CHIP] = a[A_AIMC_TILES] * tile_program_time(a) / a[A_AIMC_PROG_TILES]
-    out[CH_EFF_BITS] = min(a[A_AIMC_WBITS], a[A_AIMC_INBITS], a[A_AIMC_ADCBITS])
+    out[CH_EFF_BITS] = effective_bits(a)
     # bits a conversion needs to keep every LSB of one step: weight + input step + log2(rows)
     out[CH_ADC_LOSSLESS] = (a[A_AIMC_WBITS] / (cpw / a[A_AIMC_DIFF]) + a[A_AIMC_DACBITS]
                + math.ceil(math.log2(a[A_AIMC_ROWS])))
@@ -124,9 +124,7 @@ def aimc_train_point(m, s, a, out):
     q = s[S_PROMPT]
     t_fwd = run_pass(m, b, q, 0.0, s, a, ops, terms, acc)
     energy = acc[ACC_ENERGY]
-    need, _ = model_tiles(ops, a)
-    chips, needed = system_chips(a, need)
-    cap = chips * a[A_AIMC_TILES]
+    need, _, chips, needed, cap, hybrid, _, _, t_res = placement(ops, a)
     t_bt = 0.0
     t_bd = 0.0
     t_wg = 0.0
@@ -134,8 +132,10 @@ def aimc_train_point(m, s, a, out):
         n = ops[i, O_COUNT]
         if n == 0.0:
             continue
-        if terms[i, T_ENGINE] == ENGINE_AIMC_TILES:
-            # dX = dY W^T: transposed read of the same tiles (re-programmed again if needed)
+        if ops[i, O_STATIC] > 0.5:
+            # dX = dY W^T: transposed read of the same tiles (re-programmed again if needed);
+            # instances not resident (hybrid) read their weights from DRAM again on the digital
+            # unit: the forward terms once more
             t_bt += n * (terms[i, T_COMPUTE] + terms[i, T_LAT] + terms[i, T_MEM] + terms[i, T_COMM])
             energy += n * terms[i, T_ENERGY]
             # dW = X^T dY on the digital unit, FP32 gradient written
@@ -153,13 +153,18 @@ def aimc_train_point(m, s, a, out):
     t_opt = max(ADAM_FLOPS * P / (a[A_PEAK_FP32] * a[A_EFF_COMPUTE]),
                 ADAM_BYTES * P / (a[A_MEM_BW] * a[A_EFF_MEM]))
     energy += ADAM_FLOPS * P * a[A_E_FP32] + ADAM_BYTES * P * a[A_E_MEM]
-    # the update: every used tile programmed and verified once
-    t_upd = need * tile_program_time(a) / (a[A_AIMC_PROG_TILES] * chips)
-    e_upd = need * a[A_AIMC_ROWS] * a[A_AIMC_COLS] * a[A_AIMC_ITERS] * a[A_AIMC_E_WRITE]
+    # the update: every tile that holds weights programmed and verified once (hybrid: the
+    # resident tiles; the streamed weights are updated in DRAM by the optimizer)
+    upd = t_res if hybrid else need
+    t_upd = upd * tile_program_time(a) / (a[A_AIMC_PROG_TILES] * chips)
+    e_upd = upd * a[A_AIMC_ROWS] * a[A_AIMC_COLS] * a[A_AIMC_ITERS] * a[A_AIMC_E_WRITE]
     t_step = t_fwd + t_bt + t_bd + t_wg + t_opt + t_upd
     energy += e_upd + (a[A_P_STATIC] + chips * a[A_AIMC_P_CHIP]) * t_step
     # endurance: per physical tile and step, the update plus forward and backward re-programming
-    rewrites = (need + 2.0 * max(need - cap, 0.0)) / min(need, cap)
+    if hybrid:
+        rewrites = 1.0 if t_res > 0 else 0.0
+    else:
+        rewrites = (need + 2.0 * max(need - cap, 0.0)) / min(need, cap)
     mem = P * OPT_STATE_BYTES + ACT_BYTES_PER * b * q * m[M_D] * m[M_LAYERS]
     out[AT_FWD] = t_fwd
     out[AT_BWD_TILES] = t_bt
@@ -172,9 +177,9 @@ def aimc_train_point(m, s, a, out):
     out[AT_ENERGY] = energy
     out[AT_E_UPDATE] = e_upd
     out[AT_UPDATE_SHARE] = t_upd / t_step
-    out[AT_LIFETIME] = a[A_AIMC_ENDURANCE] / (a[A_AIMC_ITERS] * rewrites)
+    out[AT_LIFETIME] = a[A_AIMC_ENDURANCE] / (a[A_AIMC_ITERS] * rewrites) if rewrites > 0 else math.inf
     out[AT_TILES] = need
     out[AT_CHIPS] = needed
-    out[AT_REPROG] = 1.0 if need > cap else 0.0
+    out[AT_REPROG] = 1.0 if (need > cap and not hybrid) else 0.0
     out[AT_MEM] = mem
     out[AT_FITS] = 1.0 if mem <= a[A_MEM_CAP] * a[A_MEM_USABLE] else 0.0

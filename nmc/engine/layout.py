@@ -126,7 +126,7 @@ RESULT_FIELDS = declare("R", [
     ("AIMC_REPROG", "aimc_reprogram"), ("AIMC_T_REPROG", "aimc_reprogram_s_per_token"),
     ("AIMC_LIFETIME", "aimc_lifetime_tokens"), ("AIMC_EFF_BITS", "aimc_effective_bits"),
     ("AIMC_BOUND", "aimc_bound"), ("AIMC_UTIL", "aimc_tile_utilization"),
-    ("AIMC_PEAK", "aimc_peak_ops"),
+    ("AIMC_PEAK", "aimc_peak_ops"), ("AIMC_RESIDENT", "aimc_resident_fraction"),
 ])
 N_RESULTS = block_end("R")
 AIMC_BOUND_NAMES = ("array", "adc", "digital", "capacity", "interchip")
@@ -198,7 +198,7 @@ CHIP_FIELDS = declare("CH", [
     ("ARRAY", "tile_array_s"), ("ADC", "tile_adc_s"), ("PEAK", "peak_ops_per_chip"),
     ("E_MVM", "tile_mvm_energy_j"), ("OPS_J", "ops_per_joule"), ("PROG_TILE", "tile_program_s"),
     ("PROG_CHIP", "chip_program_s"), ("EFF_BITS", "effective_bits"),
-    ("ADC_LOSSLESS", "adc_bits_lossless"),
+    ("ADC_LOSSLESS", "adc_bits_lossless"), ("CONV", "tile_conversion_s"),
 ])
 N_CHIP = block_end("CH")
 AIMC_TRAIN_FIELDS = declare("AT", [

@@ -138,8 +138,9 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
     a("")
     a("`phone-lpddr5x-pim` is a **what-if** (HBM-PIM-style units placed in the phone's LPDDR5X; "
       "written to device_edge/phone-lpddr5x-pim.toml, every PIM value an estimate), not a product. "
-      "The AIMC package holds about 3 G weights in its tiles: models beyond that re-program "
-      "tiles every token and fall off a cliff.")
+      "The AIMC package holds about 3 G weights in its tiles: beyond that the weights that do not "
+      "fit run on its digital unit from LPDDR5X (hybrid mapping), so its speed falls to that "
+      "memory's bandwidth.")
     a("")
     L.extend(_images(h, "device and edge", out))
     a("")

@@ -1,7 +1,8 @@
 """Device and edge: which model sizes (0.5B..72B, dense and MoE, fp16 / int8 / int4 weights)
 reach interactive decode speed (10 and 30 tokens/s) and fit memory on a phone SoC
 (phone-lpddr5x), a laptop/desktop SoC (apple-m2-ultra), an edge box (jetson-agx-orin-64g) and an
-analog in-memory-compute package (aimc-edge-projected, as built: 3 dies), with energy per token;
+analog in-memory-compute package (aimc-edge-projected, as built: 3 dies; weights beyond its tiles
+run on its digital unit from LPDDR5X, the hybrid mapping), with energy per token;
 and a WHAT-IF: the phone with near-memory compute in its LPDDR5X (phone-lpddr5x-pim, written
 to the output folder as a TOML; not a product, every PIM number an estimate, see its [sources]).
 
@@ -155,7 +156,8 @@ def evaluate(quick: bool, whatif: Path) -> list[dict]:
                              "fits": r.fits, "bound": r.bound,
                              "interactive_10": r.fits and tps >= THRESHOLDS[0],
                              "interactive_30": r.fits and tps >= THRESHOLDS[1],
-                             "aimc_reprogram": bool(r.results.get("aimc_reprogram") or False)})
+                             "aimc_reprogram": bool(r.results.get("aimc_reprogram") or False),
+                             "aimc_resident": r.results.get("aimc_resident_fraction")})
     return rows
 
 
