@@ -292,3 +292,105 @@ def test_limit_without_source_rejected(tmp_path):
     path = _write(tmp_path, [("[pim_timing]", '[pim_limits]\npim_power = "1 W"\n\n[pim_timing]')])
     with pytest.raises(ConfigError, match=r"no \[sources\] entry for pim_power"):
         nmc.load_arch(path)
+
+
+# ---- papers reproduced with their own baselines (models/measurements/pim.csv) ---------------------
+def _pim_rows(tmp_path, rows):
+    import csv
+    from nmc.validation import measurements
+    p = tmp_path / "p.csv"
+    with open(p, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=measurements.COLUMNS)
+        w.writeheader()
+        for r in rows:
+            base = dict(group="pim", metric="speedup", value=2, kind="measured", split="evaluation",
+                        source="test")
+            base.update(r)
+            w.writerow({k: base.get(k, "") for k in measurements.COLUMNS})
+    return measurements.load([p])
+
+
+NEU = dict(model="gpt3-6.7b", weights="fp16", phase="decode", batch=256, prompt=80, output=296, tp=4)
+
+
+def test_predictor_uses_the_baseline_column(tmp_path):
+    from nmc.validation.pim import predict_pim
+    from nmc.validation.registry import Skip
+    rows = _pim_rows(tmp_path, [
+        dict(id="a", arch="neupims", baseline="neupims-npu", mapping="pim-attention", **NEU),
+        dict(id="b", arch="neupims", baseline="neupims-naive", mapping="pim-attention", **NEU),
+        dict(id="c", arch="neupims", baseline="neupims-npu", mapping="pim-attention",
+             **dict(NEU, batch="")),
+        dict(id="d", arch="upmem", baseline="upmem", mapping="pim-gemv", phase="kernel",
+             model="INT8 GEMV", weights="int8"),
+        dict(id="e", arch="attacc", baseline="attacc-dgx-large", mapping="pim-attention",
+             model="gpt3-175b", weights="fp16", phase="decode", batch="max", prompt=2048,
+             output=128, tp=8),
+        dict(id="f", arch="hbm-pim", baseline="mi100", mapping="pim-gemv", phase="kernel",
+             model="GEMV microkernel"),
+    ])
+    by = {r["id"]: r for r in rows}
+    kw = dict(phase="decode", batch=256, context=80 + 296 // 2, tp=4, weights="fp16",
+              activations="fp16", kv="fp16")
+    sys_ = nmc.analyze("gpt3-6.7b", "neupims", mapping="pim-attention", **kw)
+    npu = nmc.analyze("gpt3-6.7b", "neupims-npu", **kw)               # no PIM: its host
+    naive = nmc.analyze("gpt3-6.7b", "neupims-naive", mapping="pim-attention", **kw)
+    assert predict_pim(by["a"]) == pytest.approx(npu.latency_s / sys_.latency_s, rel=1e-12)
+    assert predict_pim(by["b"]) == pytest.approx(naive.latency_s / sys_.latency_s, rel=1e-12)
+    # NeuPIMs vs its naive integration differs only in overlap: max(host, PIM) vs their sum
+    host = sum(o["time_s"] for o in naive.ops if o["engine"] == "host")
+    pim = sum(o["time_s"] for o in naive.ops if o["engine"] == "pim")
+    assert naive.latency_s == pytest.approx(host + pim) and sys_.latency_s == pytest.approx(max(host, pim))
+    with pytest.raises(Skip, match="no batch stated"):
+        predict_pim(by["c"])
+    with pytest.raises(Skip, match="baseline is the system itself"):
+        predict_pim(by["d"])
+    # batch max: the largest batch both systems fit at prompt + output tokens
+    mb = min(nmc.analyze("gpt3-175b", x, phase="decode", batch=1, context=2176, tp=8,
+                         weights="fp16", activations="fp16", kv="fp16",
+                         mapping="pim-attention" if x == "attacc" else "host-only").results["max_batch"]
+             for x in ("attacc", "attacc-dgx-large"))
+    assert mb > 50
+    kw = dict(phase="decode", batch=int(mb), context=2048 + 64, tp=8, weights="fp16",
+              activations="fp16", kv="fp16")
+    want = (nmc.analyze("gpt3-175b", "attacc-dgx-large", **kw).latency_s
+            / nmc.analyze("gpt3-175b", "attacc", mapping="pim-attention", **kw).latency_s)
+    assert predict_pim(by["e"]) == pytest.approx(want, rel=1e-12)
+    # kernel rows: GEMV time of the baseline's host over the system's PIM GEMVs
+    m = dict(phase="decode", batch=1, context=1024)
+    g = nmc.analyze("llama-2-7b", "mi100", **m)
+    p = nmc.analyze("llama-2-7b", "hbm-pim", mapping="pim-gemv", **m)
+    t = lambda r: sum(o["time_s"] for o in r.ops if o["kind"] in ("gemm", "lm_head"))  # noqa: E731
+    assert predict_pim(by["f"]) == pytest.approx(t(g) / t(p), rel=1e-12)
+
+
+def test_pim_rows_bad_values(tmp_path):
+    with pytest.raises(ConfigError, match=r"p\.csv:2: mapping 'pim-everything' not one of"):
+        _pim_rows(tmp_path, [dict(id="x", arch="neupims", baseline="neupims-npu",
+                                  mapping="pim-everything", **NEU)])
+    from nmc.validation.pim import predict_pim
+    rows = _pim_rows(tmp_path, [dict(id="y", arch="neupims", baseline="no-such-preset",
+                                     mapping="pim-attention", **NEU)])
+    with pytest.raises(ConfigError, match="unknown architecture 'no-such-preset'"):
+        predict_pim(rows[0])
+
+
+def test_paper_presets():
+    # AttAcc: DGX_Large doubles DGX_Base's memory, DGX+AttAcc holds as much (80 GiB GPU + 5 x 16 GiB)
+    base, large, att = (nmc.load_arch(n) for n in ("attacc-dgx-base", "attacc-dgx-large", "attacc"))
+    assert large["mem_capacity"] == 2 * base["mem_capacity"] == att["mem_capacity"]
+    assert att["mem_bw"] == base["mem_bw"] == 3352e9 and att["pim_capacity_loss"] == 0
+    # NeuPIMs: 4 activations per 30 ns per rank, 64 ranks, 1 KiB rows: the window binds
+    f = pim_figures("neupims")
+    assert f["limited_by"] == "activation window"
+    assert f["internal_eff_bw"] == pytest.approx(4 * 8 * 2 * 4 * 1024 / 30e-9 * (1 - 0.0667))
+    naive = nmc.load_arch("neupims-naive")
+    neu = nmc.load_arch("neupims")
+    assert {k for k in neu.values if neu[k] != naive[k]} == {"pim_overlap"}
+    # the baselines without PIM units keep the host block of their system
+    for sys_name, base_name in (("aim-gddr6", "aimx-gddr6"), ("upmem", "xeon-4215-2s"),
+                                ("hbm-pim", "mi100"), ("u280+hbm-pim", "alveo-u280"),
+                                ("neupims", "neupims-npu")):
+        s, b = nmc.load_arch(sys_name), nmc.load_arch(base_name)
+        assert b["pim_banks"] == 0 and s["pim_banks"] > 0
+        assert (s["mem_bw"], s["peak_bf16"]) == (b["mem_bw"], b["peak_bf16"])
