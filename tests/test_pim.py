@@ -18,7 +18,8 @@ from nmc.workload.scenario import MAPPINGS
 
 DATA = Path(__file__).parent / "data"
 TOY_PIM = str(DATA / "toy-pim.toml")
-PIM_PRESETS = ["hbm-pim", "aim-gddr6", "upmem", "hbm3-pim", "h100+hbm3-pim"]
+PIM_PRESETS = ["hbm-pim", "aim-gddr6", "upmem", "hbm3-pim", "h100+hbm3-pim", "attacc", "neupims",
+               "neupims-naive", "u280+hbm-pim"]
 
 
 def toy(**kw):
