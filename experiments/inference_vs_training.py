@@ -103,6 +103,10 @@ def run(args) -> list[dict]:
             for tok_label, tokens in (("chinchilla", 20 * spec.params()), ("published 15T", PUBLISHED_TOKENS)):
                 t, lay = training(model, arch, devices, tokens, args.quick,
                                   layout if arch == PIM else None)
+                if arch == PIM and not t.get("train_fits"):
+                    # the PIM units take DRAM capacity (pim_capacity_loss): the GPU's layout may
+                    # not fit; take the best layout of the PIM system itself
+                    t, _ = training(model, arch, devices, tokens, args.quick)
                 if arch == GPU:
                     layout = lay
                 row = {"model": model, "arch": arch, "label": label, "tokens_label": tok_label,

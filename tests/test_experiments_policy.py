@@ -103,7 +103,10 @@ def test_inference_vs_training_quick(tmp_path):
     assert 0 < num(gpu["device_s_per_request"]) < 10 and 0 < num(gpu["j_per_request"]) < 1e4
     # PIM helps decode-heavy serving, not training
     assert num(pim["device_s_per_request"]) < num(gpu["device_s_per_request"])
-    assert num(pim["train_device_hours"]) == pytest.approx(num(gpu["train_device_hours"]))
+    # training: the PIM units idle, and they take 10.8 % of the DRAM (pim_capacity_loss), so the
+    # GPU's layout may not fit and the PIM system trains no faster than the GPU
+    assert num(gpu["train_device_hours"]) <= num(pim["train_device_hours"]) \
+        <= 1.1 * num(gpu["train_device_hours"])
     # crossover = training / (requests x days x cost per request), and 365 days needs 365x fewer users
     for r in rows:
         if r.get("users_crossover_device_h_1d"):

@@ -18,7 +18,8 @@ from nmc.workload.scenario import MAPPINGS
 
 DATA = Path(__file__).parent / "data"
 TOY_PIM = str(DATA / "toy-pim.toml")
-PIM_PRESETS = ["hbm-pim", "aim-gddr6", "upmem", "hbm3-pim", "h100+hbm3-pim"]
+PIM_PRESETS = ["hbm-pim", "aim-gddr6", "upmem", "hbm3-pim", "h100+hbm3-pim", "attacc", "neupims",
+               "neupims-naive", "u280+hbm-pim"]
 
 
 def toy(**kw):
@@ -54,22 +55,22 @@ def test_toy_internal_bandwidth_by_hand():
 def test_toy_activation_counts_by_hand():
     v = toy().vector()
     # a 64 x 128 bf16 matrix = 16 KiB in 256 B rows: 64 activations over 8 units, 8 each x 30 ns
-    t, n_act, used = k.pim_stream(v, 16384.0, 256.0)
+    t, n_act, used = k.pim_stream(v, 16384.0, 256.0, 0.0)
     assert (n_act, used) == (64, 8) and t == pytest.approx(240e-9)
     # half of every row used (strided layout): 128 useful B per activation, 4 bursts,
     # bank busy max(20, 14) + 10 = 30 ns: 128 activations, 16 per unit
     vl = toy(pim_locality=0.5).vector()
-    t, n_act, _ = k.pim_stream(vl, 16384.0, 256.0)
+    t, n_act, _ = k.pim_stream(vl, 16384.0, 256.0, 0.0)
     assert n_act == 128 and t == pytest.approx(480e-9)
     # short rows: contiguous runs of 64 B (e.g. a short KV span): 256 activations, 32 per unit
-    t, n_act, _ = k.pim_stream(v, 16384.0, 64.0)
+    t, n_act, _ = k.pim_stream(v, 16384.0, 64.0, 0.0)
     assert n_act == 256 and t == pytest.approx(960e-9)
     # a small vector is spread one or more bursts per unit: 512 B = 64 B on each of 8 units,
     # one activation each: 2 bursts, bank busy max(20, 10 + 2) + 10 = 30 ns
-    t, n_act, used = k.pim_stream(v, 512.0, 256.0)
+    t, n_act, used = k.pim_stream(v, 512.0, 256.0, 0.0)
     assert (n_act, used) == (8, 8) and t == pytest.approx(30e-9)
     # fewer bursts than units: 64 B on 2 units
-    t, n_act, used = k.pim_stream(v, 64.0, 256.0)
+    t, n_act, used = k.pim_stream(v, 64.0, 256.0, 0.0)
     assert (n_act, used) == (2, 2) and t == pytest.approx(30e-9)
 
 
@@ -116,10 +117,12 @@ def test_more_banks_never_slower(toy_llm, mapping):
                         mapping=mapping)
         assert r.latency_s <= prev * (1 + 1e-12)
         prev = r.latency_s
+    # without a power budget: under a fixed budget per device, more banks split each matrix into
+    # more partly used rows, whose activation energy the budget pays for (tests/test_pim_limits.py)
     prev = np.inf
     for banks in (32, 64, 128, 256):
         r = nmc.analyze("llama-2-7b", "hbm3-pim", phase="decode", batch=8, context=2048,
-                        mapping=mapping, pim_banks=banks, pim_bank_groups=8)
+                        mapping=mapping, pim_banks=banks, pim_bank_groups=8, pim_power=0)
         assert r.latency_s <= prev * (1 + 1e-12)
         prev = r.latency_s
 
@@ -272,7 +275,12 @@ BATCHES = [1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 256]
 def test_h100_host_only_equals_h100_sxm():
     for b in (1, 64):
         g = nmc.analyze("llama-2-70b", "h100-sxm", batch=b, context=4096)
-        p = nmc.analyze("llama-2-70b", "h100+hbm3-pim", batch=b, context=4096, mapping="host-only")
+        # the PIM stacks' static power and lost capacity are there whether the units run or not
+        full = nmc.analyze("llama-2-70b", "h100+hbm3-pim", batch=b, context=4096, mapping="host-only")
+        assert full.latency_s == pytest.approx(g.latency_s, rel=1e-12)
+        assert full.results["energy_j"] - g.results["energy_j"] == pytest.approx(5 * 0.5 * g.latency_s, rel=1e-9)
+        p = nmc.analyze("llama-2-70b", "h100+hbm3-pim", batch=b, context=4096, mapping="host-only",
+                        pim_p_static=0, pim_capacity_loss=0)
         # same equations; the GPU-only path sums them in structure x rate order (kernels.cost_host),
         # the PIM system's host-only mapping row by row, so equal to rounding
         assert p.results.keys() == g.results.keys()
@@ -335,7 +343,7 @@ def test_roofline_draws_pim_engine(tmp_path):
     fig, ax = plt.subplots()
     kinds = draw_roofline(ax, r.arch, r.ops)
     labels = [ln.get_label() for ln in ax.get_lines()]
-    assert any(lb.startswith("PIM internal 7.48 TB/s") for lb in labels)
+    assert any(lb.startswith("PIM internal 5.69 TB/s") for lb in labels)   # power-limited
     assert any("PIM FP16 10.65 TFLOP/s" in t.get_text() for t in ax.texts)
     assert any(lb.startswith("ran on PIM") for lb in kinds)
     # operators that ran on PIM sit at FLOP per byte read in the banks, under the PIM roof

@@ -46,7 +46,7 @@ def test_rows_derived_from_calibration_rows_are_calibration():
     /4 of the HERMES rows that set the preset)."""
     import re
     rows = {r["id"]: r for r in measurements.load()}
-    derived = {i: re.search(r"derived from ([\w.-]+)", r.get("notes") or "")
+    derived = {i: re.search(r"derived from ([a-z0-9][\w.]*-[\w.-]+)", r.get("notes") or "")
                for i, r in rows.items()}
     derived = {i: m.group(1) for i, m in derived.items() if m}
     assert {"hermescore-tops", "hermescore-topsw", "hermes-4phase-tops"} <= set(derived)

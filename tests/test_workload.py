@@ -11,7 +11,7 @@ from nmc.paths import llm_dir
 PUBLISHED = {
     "llama-2-7b": 6.74, "llama-2-13b": 13.02, "llama-2-70b": 68.98, "llama-3-8b": 8.03,
     "llama-3-70b": 70.55, "mistral-7b": 7.24, "mixtral-8x7b": 46.7, "qwen2-7b": 7.62,
-    "qwen2-72b": 72.7, "gpt2": 0.1244, "gpt3-175b": 175.0, "llama-3.2-1b": 1.24,
+    "qwen2-72b": 72.7, "gpt2": 0.1244, "gpt3-6.7b": 6.7, "gpt3-175b": 175.0, "llama-3.2-1b": 1.24,
     "qwen2-57b-a14b": 57.4,
 }
 

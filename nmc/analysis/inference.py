@@ -16,6 +16,7 @@ from ..engine.layout import (
     OP_NAMES, RESULT_FIELDS, T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY,
     T_ENGINE, T_LAT, T_MEM, T_PEAK, T_SRAM, T_TOTAL,
 )
+from ..engine.pim import usable_capacity
 from ..engine.vectors import model_vector, scenario_vector
 from ..errors import ScenarioError
 from ..workload.model import ModelSpec, load_model
@@ -200,7 +201,7 @@ def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int =
         r["share"] = r["time_s"] / tot if tot > 0 else 0.0
     if not results["fits"]:
         warns.append(f"does not fit: needs {results['memory_bytes'] / 1e9:.1f} GB per device, "
-                     f"usable {a['mem_capacity'] * a['mem_usable'] / 1e9:.1f} GB")
+                     f"usable {usable_capacity(av) / 1e9:.1f} GB")
     if results.get("aimc_reprogram"):
         warns.append(f"weights need {int(results['aimc_tiles_needed'])} crossbar tiles "
                      f"({int(results['aimc_chips_needed'])} chips) but the system has "

@@ -22,20 +22,36 @@ def pim_figures(arch, weights_bytes: float = 2.0, act_bytes: float = 2.0) -> dic
     if a["pim_banks"] <= 0:
         raise ConfigError(f"{a.name} has no PIM units (pim_banks = 0)")
     v = a.vector()
+    page = a["pim_page"]
     units = float(k.pim_units(v))
     peak_bw = float(k.pim_peak_bw(v))
-    eff_bw = float(k.pim_internal_bw(v, a["pim_page"]))
-    _u, nb, t_seg = k.pim_segment(v, a["pim_page"])
+    eff_bw = float(k.pim_internal_bw(v, page))
+    u, nb, t_seg = k.pim_segment(v, page)
+    ref = 1.0 - a["pim_refresh"]
+    t_timing = float(k.pim_segment_timing(v, page)[2])
+    timing_bw = units * u / t_timing * ref
+    # each limit alone (inf where not set): the activation window and the power budget
+    slot = float(k.pim_act_slot(v))
+    faw_bw = units * u / (units / float(k.pim_domains(v)) * slot) * ref if slot > 0 else math.inf
+    e_seg = u * a["pim_e_bank"] + page * a["pim_e_act"]
+    power_bw = (a["pim_power"] * a["pim_devices"] * u / e_seg * ref
+                if a["pim_power"] > 0 and e_seg > 0 else math.inf)
+    limits = {"timing": timing_bw, "activation window": faw_bw, "power": power_bw}
     flops = units * a["pim_unit_flops"]
     ext = float(k.pim_ext_bw(v))
+    lost = a["pim_devices"] * a["pim_capacity"] * a["pim_capacity_loss"]
     return {
         "arch": a.name, "units": units, "banks": units * a["pim_banks_per_unit"],
         "external_bw": ext, "internal_peak_bw": peak_bw, "internal_eff_bw": eff_bw,
+        "internal_timing_bw": timing_bw, "activation_limit_bw": faw_bw,
+        "power_limit_bw": power_bw, "limited_by": min(limits, key=limits.get),
         "internal_over_external": eff_bw / ext, "internal_over_host": eff_bw / a["mem_bw"],
         "row_efficiency": eff_bw / peak_bw, "bursts_per_activation": float(nb),
         "segment_time_s": float(t_seg), "pim_flops": flops,
         "pim_ridge_flop_per_byte": flops / eff_bw,
         "batch_reuse": float(k.pim_reuse(v, weights_bytes, act_bytes)),
+        "capacity_lost": lost, "usable_capacity": float(k.usable_capacity(v)),
+        "pim_static_power": a["pim_devices"] * a["pim_p_static"],
         "host_mem_bw": a["mem_bw"], "host_peak_bf16": a["peak_bf16"],
     }
 

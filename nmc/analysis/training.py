@@ -282,7 +282,8 @@ class TrainReport:
                                     "model_tflops_per_device", "hardware_tflops_per_device",
                                     "time_shares", "bottleneck", "energy_per_step_j"))
             if self.tokens:
-                timing.update(tokens=self.tokens, time_to_train_s=None, device_hours=None)
+                timing.update(tokens=self.tokens, time_to_train_s=None, time_to_train_days=None,
+                              device_hours=None, energy_to_train_j=None, energy_to_train_mwh=None)
         out.update(timing)
         return out
 

@@ -13,8 +13,15 @@ def cmd_pim(args) -> int:
         print(f"  external {f['external_bw'] / 1e12:.3g} TB/s   internal peak {f['internal_peak_bw'] / 1e12:.3g} TB/s"
               f"   effective (whole rows) {f['internal_eff_bw'] / 1e12:.3g} TB/s "
               f"({f['internal_over_external']:.1f}x external, {f['internal_over_host']:.1f}x host mem_bw)")
+        def tb(x):
+            return "-" if x == float("inf") else f"{x / 1e12:.3g} TB/s"
+        print(f"  limits (whole rows): DRAM timing {tb(f['internal_timing_bw'])}   activation window "
+              f"{tb(f['activation_limit_bw'])}   power budget {tb(f['power_limit_bw'])}   "
+              f"-> limited by {f['limited_by']}")
         print(f"  PIM compute {f['pim_flops'] / 1e12:.3g} TFLOPS (16-bit)   ridge {f['pim_ridge_flop_per_byte']:.2f} FLOP/B"
               f"   batch reuse of a weight burst {f['batch_reuse']:.0f}")
+        print(f"  capacity taken by the units {f['capacity_lost'] / 1e9:.3g} GB (usable "
+              f"{f['usable_capacity'] / 1e9:.3g} GB)   PIM static power {f['pim_static_power']:.3g} W")
     if args.model:
         c = crossover(model_spec(args, args.model), args.arch, context=args.context)
         if args.format == "text":

@@ -10,7 +10,7 @@ from numba import njit, prange
 
 from .aimc import A_AIMC_TILES, aimc_summary
 from .layout import (
-    A_MEM_CAP, A_MEM_USABLE, A_P_STATIC, ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_ENERGY, ACC_FLOPS,
+    ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_ENERGY, ACC_FLOPS,
     ACC_LAT, ACC_MEM, ACC_TIME, N_ACC, N_OF, N_PREP, N_PX, N_RESULTS, N_SLOTS, N_TERMS,
     PHASE_DECODE, PHASE_GENERATE, PHASE_PREFILL, PX_ACT, PX_ACT1, PX_KV, PX_KV1, PX_W,
     R_ACT_BYTES, R_AIMC_TILES, R_BOUND, R_DRAM, R_ENERGY, R_ENERGY_PER_TOKEN, R_FITS, R_FLOPS,
@@ -20,6 +20,7 @@ from .layout import (
 )
 from .ops import build_ops, footprint
 from .passes import RATE_MASK, cost_pass
+from .pim import static_power, usable_capacity
 
 
 @njit(cache=True, inline="always")
@@ -95,8 +96,8 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
     kv = px[PX_KV]
     act = px[PX_ACT]
     t = acc[ACC_TIME]
-    energy = (acc[ACC_ENERGY] + a[A_P_STATIC] * t) * tp     # all tp devices
-    cap = a[A_MEM_CAP] * a[A_MEM_USABLE]
+    energy = (acc[ACC_ENERGY] + static_power(a) * t) * tp     # all tp devices
+    cap = usable_capacity(a)
     out[p, R_LATENCY] = t
     out[p, R_TOKENS_PER_S] = tokens / t
     out[p, R_ENERGY] = energy

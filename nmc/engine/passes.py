@@ -30,7 +30,7 @@ from .layout import (
 )
 from .mapping import ENGINE_HOST, map_and_cost, plan_engines
 from .ops import build_ops
-from .pim import A_PIM_BANKS
+from .pim import A_PIM_BANKS, A_PIM_OVERLAP, ENGINE_PIM
 
 # arch entries whose change keeps the host structure stage (evaluate_grid reads it)
 RATE_MASK = np.zeros(N_PARAMS, dtype=np.bool_)
@@ -189,6 +189,7 @@ def cost_rows(ops, a, s, terms, acc, on_host):
     else on the engine the mapping picks (PIM and AIMC systems, planned per pass by
     mapping.plan_engines, which reads the standard N_SLOTS operator table)."""
     total = 0.0
+    t_pim = 0.0
     if not on_host:
         plan_engines(ops, a, s, terms)
     for i in range(ops.shape[0]):
@@ -210,6 +211,11 @@ def cost_rows(ops, a, s, terms, acc, on_host):
         terms[i, T_TOTAL] = t
         terms[i, T_BOUND] = bound_code(tc, tm, tl, tx)
         total += t
+        if int(terms[i, T_ENGINE]) == ENGINE_PIM:
+            t_pim += t
+    if t_pim > 0.0 and a[A_PIM_OVERLAP] > 0.0:
+        # host and PIM work at the same time for a share of the pass (docs/nmc.md section 5)
+        total -= a[A_PIM_OVERLAP] * min(total - t_pim, t_pim)
     acc[ACC_TIME] += total
     return total
 

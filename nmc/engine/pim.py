@@ -10,6 +10,9 @@ from numba import njit
 from ..arch.schema import INDEX as _AI
 from .gpu import gpu_cost
 from .layout import (
+    A_MEM_CAP,
+    A_MEM_USABLE,
+    A_P_STATIC,
     DT_BYTES,
     K_COMM,
     K_CONTEXT,
@@ -86,6 +89,16 @@ A_PIM_E_BANK = _AI["pim_e_bank"]
 A_PIM_E_ACT = _AI["pim_e_act"]
 A_PIM_E_IO = _AI["pim_e_io"]
 A_PIM_E_FLOP = _AI["pim_e_flop"]
+A_PIM_CAPACITY = _AI["pim_capacity"]
+A_PIM_CAP_LOSS = _AI["pim_capacity_loss"]
+A_PIM_RANKS = _AI["pim_ranks"]
+A_PIM_TFAW = _AI["pim_tfaw"]
+A_PIM_FAW_ACTS = _AI["pim_faw_acts"]
+A_PIM_TRRD = _AI["pim_trrd"]
+A_PIM_ACT_WEIGHT = _AI["pim_act_weight"]
+A_PIM_POWER = _AI["pim_power"]
+A_PIM_OVERLAP = _AI["pim_overlap"]
+A_PIM_P_STATIC = _AI["pim_p_static"]
 
 
 # ---- derived quantities (all from raw parameters) ---------------------------------------------
@@ -122,9 +135,21 @@ def pim_reuse(a, eb, ab):
 
 
 @njit(cache=True, inline="always")
-def pim_segment(a, run):
-    """Useful bytes u read per row activation, column accesses (bursts) per activation, and the
-    time one unit spends per activation in steady state.
+def pim_domains(a):
+    """Activation domains in the system (tFAW / tRRD windows): devices x channels x ranks."""
+    return a[A_PIM_DEVICES] * a[A_PIM_CHANNELS] * a[A_PIM_RANKS]
+
+
+@njit(cache=True, inline="always")
+def pim_act_slot(a):
+    """Time one bank activation occupies in its domain's activation budget:
+    w x max(tFAW / n_FAW, tRRD) (0 when neither limit is set or w = 0)."""
+    return a[A_PIM_ACT_WEIGHT] * max(a[A_PIM_TFAW] / a[A_PIM_FAW_ACTS], a[A_PIM_TRRD])
+
+
+@njit(cache=True, inline="always")
+def pim_segment_timing(a, run):
+    """u, nb and the DRAM-timing time per activation of one unit (no tFAW / power limit).
 
     u = min(run, page x locality); nb = u / burst (runs shorter than a row are packed back to
     back, so a partial burst at a run's end is shared with the next run); streaming takes
@@ -136,6 +161,54 @@ def pim_segment(a, run):
     t_str = nb * a[A_PIM_TCCD]
     t_bank = max(a[A_PIM_TRAS], a[A_PIM_TRCD] + t_str) + a[A_PIM_TRP]
     return u, nb, max(t_str, t_bank / a[A_PIM_BPU])
+
+
+@njit(cache=True, inline="always")
+def pim_segment_used(a, run, used, e_x):
+    """u, nb and the steady-state time per activation of one unit when `used` units stream at
+    once (docs/nmc.md section 2):
+
+    t_seg = max(t_timing,                                  DRAM timing (pim_segment_timing)
+                used / domains x w x max(tFAW / n, tRRD),  every active unit opens one row per
+                                                           segment; a domain starts at most n
+                                                           per tFAW and one per tRRD
+                used / devices x (u (e_bank + e_x) + P e_act) / P_budget)   a device's active
+                                                           units draw at most the power budget.
+
+    e_x: energy per streamed byte beyond the bank read (the PIM units' FLOPs on it), J/B."""
+    u, nb, t = pim_segment_timing(a, run)
+    slot = pim_act_slot(a)
+    if slot > 0.0:
+        t = max(t, used / pim_domains(a) * slot)
+    if a[A_PIM_POWER] > 0.0:
+        e_seg = u * (a[A_PIM_E_BANK] + e_x) + a[A_PIM_PAGE] * a[A_PIM_E_ACT]
+        t = max(t, used / a[A_PIM_DEVICES] * e_seg / a[A_PIM_POWER])
+    return u, nb, t
+
+
+@njit(cache=True, inline="always")
+def pim_segment(a, run):
+    """u, nb and the steady-state time per activation of one unit with every unit streaming and
+    no compute energy counted against the power budget (pim_segment_used(a, run, units, 0))."""
+    return pim_segment_used(a, run, pim_units(a), 0.0)
+
+
+@njit(cache=True, inline="always")
+def usable_capacity(a):
+    """Bytes usable for weights, KV cache and activations: mem_capacity x mem_usable; on a PIM
+    system less the capacity the compute units take, devices x pim_capacity x pim_capacity_loss."""
+    if a[A_PIM_BANKS] > 0.0:
+        return (a[A_MEM_CAP] - a[A_PIM_DEVICES] * a[A_PIM_CAPACITY] * a[A_PIM_CAP_LOSS]) \
+            * a[A_MEM_USABLE]
+    return a[A_MEM_CAP] * a[A_MEM_USABLE]
+
+
+@njit(cache=True, inline="always")
+def static_power(a):
+    """Power charged for the whole time: p_static, plus devices x pim_p_static on a PIM system."""
+    if a[A_PIM_BANKS] > 0.0:
+        return a[A_P_STATIC] + a[A_PIM_DEVICES] * a[A_PIM_P_STATIC]
+    return a[A_P_STATIC]
 
 
 @njit(cache=True)
@@ -153,9 +226,10 @@ def pim_peak_bw(a):
 
 
 @njit(cache=True, inline="always")
-def pim_stream(a, nbytes, run):
+def pim_stream(a, nbytes, run, e_x):
     """Time to stream nbytes out of the banks in runs of `run` contiguous bytes, the number of
-    row activations and the number of units that take part.
+    row activations and the number of units that take part. e_x: energy per streamed byte the
+    units spend beyond the bank read (their FLOPs), counted against the power budget.
 
     The data is spread over used = min(units, ceil(nbytes / burst)) units (at least one burst
     each); a unit streams its share s = nbytes / used in floor(s / u) full activations of
@@ -164,13 +238,13 @@ def pim_stream(a, nbytes, run):
         return 0.0, 0.0, pim_units(a)
     used = min(pim_units(a), math.ceil(nbytes / a[A_PIM_BURST]))
     share = nbytes / used
-    u, _nb, t_seg = pim_segment(a, min(run, share))
+    u, _nb, t_seg = pim_segment_used(a, min(run, share), used, e_x)
     full = math.floor(share / u * (1.0 + 1e-12))
     rem = share - full * u
     t = full * t_seg
     n_act = full
     if rem > 1e-9 * u:
-        t += pim_segment(a, rem)[2]
+        t += pim_segment_used(a, rem, used, e_x)[2]
         n_act += 1.0
     return t / (1.0 - a[A_PIM_REFRESH]), n_act * used, used
 
@@ -234,7 +308,8 @@ def pim_cost(ops, i, a, s, terms):
         terms[i, T_PEAK] = 0.0
         terms[i, T_ENERGY] = 0.0
         return
-    t_m, n_act, used = pim_stream(a, stream, run)
+    e_x = flops * a[A_PIM_E_FLOP] / stream if stream > 0.0 else 0.0
+    t_m, n_act, used = pim_stream(a, stream, run, e_x)
     rate = pim_unit_rate(a, dt)
     t_c = flops / (used * rate) if flops > 0 else 0.0
     terms[i, T_COMPUTE] = t_c

@@ -29,7 +29,7 @@ from .collectives import (
 )
 from .gpu import matrix_peak
 from .layout import (
-    ACC_COMPUTE, ACC_ENERGY, ACC_LAT, ACC_MEM, A_E_LINK, A_MEM_CAP, A_MEM_USABLE, A_P_STATIC,
+    ACC_COMPUTE, ACC_ENERGY, ACC_LAT, ACC_MEM, A_E_LINK,
     C_ADT, C_ALGO, C_DP, C_EP, C_GRAD_BYTES, C_MB, C_NMICRO, C_OVERLAP, C_OVERLAP_EP, C_PP,
     C_RECOMP, C_SEQ, C_SP, C_TP, C_UNFUSED, C_VPP, C_WDT, C_ZERO, DT_BYTES, K_COMM, K_CONTEXT,
     K_ELTWISE, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, MAP_HOST_ONLY, M_D, M_EXPERTS, M_FF, M_FFE,
@@ -47,6 +47,7 @@ from .layout import (
 )
 from .ops import NORM_FLOPS, SOFTMAX_FLOPS, _gemm, _vec, build_ops
 from .passes import cost_rows
+from .pim import static_power, usable_capacity
 
 OPT_STATE_BYTES = 12.0      # fp32 master weights + Adam m + v per parameter
 PARAM_BYTES = 2.0           # bf16 working copy of the weights (also under fp8 GEMMs)
@@ -503,11 +504,11 @@ def train_point(m, c, a, ops, bops, terms, res):
     # ---- memory per device -----------------------------------------------------------------
     w_mem, g_mem, o_mem, act = memory_per_device(m, c, Ls, psi_d, psi_e, a, ops)
     total = w_mem + g_mem + o_mem + act
-    cap = a[A_MEM_CAP] * a[A_MEM_USABLE]
+    cap = usable_capacity(a)
 
     # ---- energy: every device runs the bottleneck stage's work ------------------------------
     e_dev = (nm * (acc_f[ACC_ENERGY] + acc_b[ACC_ENERGY] + acc_r[ACC_ENERGY]) + acc_o[ACC_ENERGY]
-             + nm * link_bytes * a[A_E_LINK] + a[A_P_STATIC] * step)
+             + nm * link_bytes * a[A_E_LINK] + static_power(a) * step)
 
     res[TR_STEP] = step
     res[TR_TOKENS_PER_S] = tokens / step

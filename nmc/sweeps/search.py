@@ -12,6 +12,7 @@ from ..arch.loader import _check, load_arch
 from ..arch.schema import BY_NAME, INDEX
 from ..engine import evaluate_point
 from ..engine import layout as L
+from ..engine.pim import usable_capacity
 from ..errors import ConfigError
 from ..workload.model import load_model
 from .plan import make_plan
@@ -124,7 +125,7 @@ def search(model, arch, param: str, target: float, *, metric: str = "tokens_per_
     shown = units.fmt(good, unit, 4) if unit else f"{good:.6g}"
     msg = f"{word} {param} = {shown} gives {metric} = {achieved:.6g} ({name})"
     if res[L.R_FITS] < 0.5:
-        cap = av[INDEX["mem_capacity"]] * av[INDEX["mem_usable"]]
+        cap = usable_capacity(av)
         msg += (f"; warning: does not fit, needs {res[L.R_MEM_FOOTPRINT] / 1e9:.1f} GB per "
                 f"device, usable {cap / 1e9:.1f} GB (raise tp or lower the dtype)")
     return SearchResult(param, float(good), direction, metric, target, achieved, lo, hi, n_eval[0],

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..paths import measurements_dir
+from ..workload.scenario import MAPPINGS
 
-COLUMNS = ("id", "group", "system", "arch", "devices", "model", "weights", "activations", "kv",
-           "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp", "ep", "cp", "vpp",
-           "micro_batch", "zero", "recompute", "fp8", "framework", "runtime", "dequant", "concurrency",
+COLUMNS = ("id", "group", "system", "arch", "baseline", "mapping", "devices", "model", "weights",
+           "activations", "kv", "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp",
+           "ep", "cp", "vpp", "micro_batch", "zero", "recompute", "fp8", "framework", "runtime",
+           "dequant", "concurrency",
            "request_rate", "dataset", "metric", "value", "unit", "kind", "split", "source",
            "quote", "notes")
 REQUIRED = ("id", "group", "metric", "value", "kind", "split", "source")
@@ -83,5 +85,8 @@ def _check(raw: dict, where: str, seen: dict) -> dict:
             raise ConfigError(f"{where}: {c} {v!r} is not a number (or inf)") from None
         if not row[c] > 0:
             raise ConfigError(f"{where}: {c} must be > 0, got {v}")
+    m = row.get("mapping") or ""
+    if m and m not in MAPPINGS:
+        raise ConfigError(f"{where}: mapping {m!r} not one of {', '.join(MAPPINGS)}")
     row["where"] = where
     return row
