@@ -169,7 +169,7 @@ def test_fp8_step_is_faster_only_by_what_the_casts_allow(gpt):
     bw, ovh = 1e12, 1e-6
     gemm_flops = 3 * Ly * 2 * T * d * (3 * d + d + ff + ff)      # fwd + dgrad + wgrad
     saved = gemm_flops * (1 / 100e12 - 1 / 200e12)
-    cast = lambda elems: 4 * elems / bw + ovh                      # noqa: E731
+    cast = lambda elems: 4 * elems / bw + ovh
     casts_f = Ly * (cast(T * d) + cast(T * ff))
     casts_b = Ly * (cast(T * 3 * d) + cast(T * d) + cast(T * ff) + cast(T * d))
     n_gemm = 4 * Ly
@@ -191,8 +191,8 @@ def test_fp8_current_scaling_adds_an_amax_pass_and_unfuses_the_norm_casts(gpt):
     cu = train(gpt, a, fp8_recipe="current", **kw).results["step_time_s"]
     T, d, ff, Ly, nm = 2048, 1024, 4096, 8, 4
     bw, ovh = 1e12, 1e-6
-    amax_pass = lambda elems: 2 * elems / bw + ovh                 # noqa: E731
-    cast = lambda elems: 4 * elems / bw + ovh                      # noqa: E731
+    amax_pass = lambda elems: 2 * elems / bw + ovh
+    cast = lambda elems: 4 * elems / bw + ovh
     per_mb = (Ly * (amax_pass(T * d) + amax_pass(T * ff))          # existing forward casts
               + Ly * (cast(T * d) + amax_pass(T * d) + cast(T * d) + amax_pass(T * d))  # qkv, up
               + Ly * sum(amax_pass(e) for e in (T * 3 * d, T * d, T * ff, T * d))   # backward
@@ -310,3 +310,16 @@ def test_context_parallel_ring_hides_behind_attention_only_up_to_it(gpt):
         slow["t_forward_mb_s"] + slow["t_backward_mb_s"])
     assert fast["model_flops_per_step"] == slow["model_flops_per_step"]
     assert math.isclose(fast["tokens_per_step"], 4096)
+
+
+def test_cli_takes_the_new_training_options(capsys):
+    from nmc.cli import main
+    rc = main(["train", "--model", "llama-2-7b", "--arch", "h100-sxm", "--devices", "16", "--tp",
+               "2", "--cp", "2", "--global-batch", "16", "--seq", "4096", "--dtype", "fp8",
+               "--fp8-recipe", "current", "--zero", "3", "--zero3-keep", "--zero-group", "4",
+               "--recompute", "full", "--format", "json"])
+    d = json.loads(capsys.readouterr().out)
+    assert rc == 0 and d["fits"]
+    c = d["config"]
+    assert (c["cp"], c["dp"], c["fp8_recipe"], c["zero3_reshard"], c["zero_group"]) == (
+        2, 4, "current", False, 4)
