@@ -12,7 +12,7 @@ PREFIXES = {"M": "MODEL_FIELDS", "S": "SCEN_FIELDS", "OP": "OP_NAMES", "K": "KIN
             "O": "OP_COLUMNS", "T": "TERM_FIELDS", "R": "RESULT_FIELDS", "ACC": "ACC_FIELDS",
             "C": "CFG_FIELDS", "TR": "TR_FIELDS", "CH": "CHIP_FIELDS", "AT": "AIMC_TRAIN_FIELDS",
             "MAP": "MAPPING_NAMES", "PHASE": "PHASE_NAMES", "BOUND": "BOUND_NAMES",
-            "RECOMP": "RECOMP_NAMES", "P": None, "PX": None}
+            "RECOMP": "RECOMP_NAMES", "FP8": "FP8_NAMES", "P": None, "PX": None}
 
 
 def _constants(prefix):

@@ -17,8 +17,10 @@ from ..engine.collectives import ALGO_NAMES
 from ..engine.layout import (
     C_ADT,
     C_ALGO,
+    C_CP,
     C_DP,
     C_EP,
+    C_FP8,
     C_GRAD_BYTES,
     C_MB,
     C_NMICRO,
@@ -26,6 +28,7 @@ from ..engine.layout import (
     C_OVERLAP_EP,
     C_PP,
     C_RECOMP,
+    C_RESHARD,
     C_SEQ,
     C_SP,
     C_TP,
@@ -33,6 +36,8 @@ from ..engine.layout import (
     C_VPP,
     C_WDT,
     C_ZERO,
+    C_ZGROUP,
+    FP8_NAMES,
     N_CFG,
     N_TR,
     RECOMP_NAMES,
@@ -45,8 +50,8 @@ from ..workload.model import ModelSpec, load_model
 from ..workload.scenario import DTYPES, dtype_code
 from .inference import json_default
 
-TIME_SHARE_KEYS = ("compute", "memory", "latency", "comm_tp", "comm_pp", "comm_ep", "comm_dp",
-                   "optimizer", "bubble")
+TIME_SHARE_KEYS = ("compute", "memory", "latency", "comm_tp", "comm_pp", "comm_ep", "comm_cp",
+                   "comm_dp", "optimizer", "bubble")
 
 
 def _int(name, v, lo=1):
@@ -75,6 +80,10 @@ class TrainConfig:
     grad_bytes: float = 2.0
     attention: str = "flash"
     overlap_ep: bool = False
+    cp: int = 1
+    fp8_recipe: str = "delayed"
+    zero3_reshard: bool = True
+    zero_group: int = 0
 
     @property
     def n_micro(self) -> int:
@@ -86,7 +95,16 @@ class TrainConfig:
         c[C_MB], c[C_NMICRO], c[C_SEQ] = self.micro_batch, self.n_micro, self.seq
         c[C_RECOMP] = RECOMP_NAMES.index(self.recompute)
         c[C_ZERO] = self.zero
-        c[C_WDT] = c[C_ADT] = dtype_code(self.dtype)
+        if self.dtype == "fp8":
+            # FP8 linear GEMMs (Transformer Engine style); weights, activations, attention and
+            # communication stay in BF16 (docs/training.md, "FP8")
+            c[C_WDT] = c[C_ADT] = dtype_code("bf16")
+            c[C_FP8] = FP8_NAMES.index(self.fp8_recipe)
+        else:
+            c[C_WDT] = c[C_ADT] = dtype_code(self.dtype)
+        c[C_CP] = self.cp
+        c[C_RESHARD] = 1.0 if self.zero3_reshard else 0.0
+        c[C_ZGROUP] = self.zero_group
         c[C_VPP] = self.vpp
         c[C_SP] = 1.0 if self.sequence_parallel else 0.0
         c[C_OVERLAP] = 1.0 if self.overlap_dp else 0.0
@@ -98,25 +116,41 @@ class TrainConfig:
 
 
 def make_config(spec: ModelSpec, arch: Architecture, *, devices, tp=1, pp=1, dp=None, ep=1,
-                micro_batch=1, global_batch, seq, recompute="selective", zero=1, dtype="bf16",
-                vpp=1, sequence_parallel=True, overlap_dp=True, algorithm="best",
-                grad_bytes=2.0, attention="flash", overlap_ep=False) -> tuple[TrainConfig, list[str]]:
+                cp=1, micro_batch=1, global_batch, seq, recompute="selective", zero=1,
+                dtype="bf16", vpp=1, sequence_parallel=True, overlap_dp=True, algorithm="best",
+                grad_bytes=2.0, attention="flash", overlap_ep=False, fp8_recipe="delayed",
+                zero3_reshard=True, zero_group=None) -> tuple[TrainConfig, list[str]]:
     """Check a parallel layout; raise ScenarioError for impossible ones, return warnings for
     questionable ones."""
     devices = _int("devices", devices)
     tp, pp, ep, vpp = _int("tp", tp), _int("pp", pp), _int("ep", ep), _int("vpp", vpp)
+    cp = _int("cp", cp)
     micro_batch = _int("micro_batch", micro_batch)
     global_batch = _int("global_batch", global_batch)
     seq = _int("seq", seq)
-    if devices % (tp * pp):
-        raise ScenarioError(f"devices={devices} is not divisible by tp*pp={tp}*{pp}={tp * pp}")
-    dp_auto = devices // (tp * pp)
+    if devices % (tp * pp * cp):
+        raise ScenarioError(f"devices={devices} is not divisible by tp*pp*cp={tp}*{pp}*{cp}="
+                            f"{tp * pp * cp}")
+    dp_auto = devices // (tp * pp * cp)
     if dp is None:
         dp = dp_auto
     dp = _int("dp", dp)
-    if tp * pp * dp != devices:
-        raise ScenarioError(f"tp*pp*dp = {tp}*{pp}*{dp} = {tp * pp * dp} must equal "
-                            f"devices={devices}")
+    if tp * pp * dp * cp != devices:
+        raise ScenarioError(f"tp*pp*dp*cp = {tp}*{pp}*{dp}*{cp} = {tp * pp * dp * cp} must "
+                            f"equal devices={devices}")
+    if cp > 1 and seq % (2 * cp):
+        raise ScenarioError(f"seq={seq} must be a multiple of 2*cp={2 * cp} (two load-balanced "
+                            f"chunks per context-parallel rank)")
+    if cp > 1 and attention == "unfused":
+        raise ScenarioError("context parallelism needs fused (flash) attention")
+    if fp8_recipe not in FP8_NAMES[1:]:
+        raise ScenarioError(f"fp8_recipe must be one of {', '.join(FP8_NAMES[1:])}, got "
+                            f"{fp8_recipe!r}")
+    if zero_group is None:
+        zero_group = 0
+    zero_group = _int("zero_group", zero_group, lo=0)
+    if zero_group and (dp * cp) % zero_group:
+        raise ScenarioError(f"zero_group={zero_group} must divide dp*cp={dp * cp}")
     if spec.n_heads % tp:
         raise ScenarioError(f"tp={tp} must divide the number of attention heads "
                             f"({spec.n_heads}) of {spec.name}")
@@ -173,7 +207,8 @@ def make_config(spec: ModelSpec, arch: Architecture, *, devices, tp=1, pp=1, dp=
                      f"dominates")
     cfg = TrainConfig(devices, tp, pp, dp, ep, micro_batch, global_batch, seq, recompute, zero,
                       str(dtype).lower(), vpp, bool(sequence_parallel), bool(overlap_dp),
-                      algorithm, float(grad_bytes), attention, bool(overlap_ep))
+                      algorithm, float(grad_bytes), attention, bool(overlap_ep), cp, fp8_recipe,
+                      bool(zero3_reshard), zero_group)
     return cfg, warns
 
 
@@ -217,7 +252,7 @@ class TrainReport:
         parts = {"compute": r["t_compute_s"], "memory": r["t_memory_s"],
                  "latency": r["t_latency_s"], "comm_tp": r["t_comm_tp_s"],
                  "comm_pp": r["t_comm_pp_s"], "comm_ep": r["t_comm_ep_s"],
-                 "comm_dp": r["t_comm_dp_s"], "optimizer": r["t_optimizer_s"],
+                 "comm_cp": r["t_comm_cp_s"], "comm_dp": r["t_comm_dp_s"], "optimizer": r["t_optimizer_s"],
                  "bubble": r["t_bubble_s"]}
         # the optimizer time is already inside compute/memory/latency: report it separately
         tot = r["step_time_s"]
@@ -228,7 +263,8 @@ class TrainReport:
         """compute, memory, latency, communication or pipeline bubble: the largest share."""
         s = self.time_shares
         groups = {"compute": s["compute"], "memory": s["memory"], "latency": s["latency"],
-                  "communication": s["comm_tp"] + s["comm_pp"] + s["comm_ep"] + s["comm_dp"],
+                  "communication": (s["comm_tp"] + s["comm_pp"] + s["comm_ep"] + s["comm_cp"]
+                                    + s["comm_dp"]),
                   "bubble": s["bubble"]}
         return max(groups, key=groups.get)
 
@@ -297,28 +333,36 @@ def _evaluate(mv, cfgs: np.ndarray, av) -> np.ndarray:
     return out
 
 
-def train(model, arch, *, devices, tp=1, pp=1, dp=None, ep=1, micro_batch=1, global_batch,
-          seq, recompute="selective", zero=1, tokens=None, dtype="bf16", vpp=1,
+def train(model, arch, *, devices, tp=1, pp=1, dp=None, ep=1, cp=1, micro_batch=1,
+          global_batch, seq, recompute="selective", zero=1, tokens=None, dtype="bf16", vpp=1,
           sequence_parallel=True, overlap_dp=True, algorithm="best", grad_bytes=2.0,
-          attention="flash", overlap_ep=False, **arch_overrides) -> TrainReport:
+          attention="flash", overlap_ep=False, fp8_recipe="delayed", zero3_reshard=True,
+          zero_group=None, **arch_overrides) -> TrainReport:
     """One training configuration. `model`: bundled name, config.json path or ModelSpec;
     `arch`: preset name, TOML path or Architecture; `global_batch` in sequences of `seq`
     tokens; `tokens`: training-set size for time-to-train; extra keywords override arch
     parameters (e.g. net_bw="25 GB/s"). attention: "flash" (fused, no s x s matrix in memory)
     or "unfused" (pre-FlashAttention kernels, as in 2021 Megatron-LM runs). overlap_ep: hide
-    the expert all-to-all behind compute (DualPipe-style schedules)."""
+    the expert all-to-all behind compute (DualPipe-style schedules). cp: context-parallel
+    ranks per sequence (devices = tp pp dp cp). dtype="fp8": the linear layers' GEMMs in FP8
+    with fp8_recipe "delayed" (scales from the amax history; also per-tile scaling computed in
+    the cast) or "current" (per-tensor scale from the tensor itself: one more pass per cast).
+    zero3_reshard: ZeRO-3 gathers each layer again for its backward (FSDP FULL_SHARD) or keeps
+    it gathered from the forward. zero_group: ranks one ZeRO shard spans (default all dp x cp;
+    8 for PyTorch HYBRID_SHARD on 8-GPU nodes)."""
     spec = load_model(model)
     a = load_arch(arch)
     if arch_overrides:
         a = a.with_(**arch_overrides)
     if tokens is not None and (not isinstance(tokens, (int, float)) or tokens <= 0):
         raise ScenarioError(f"tokens must be a positive number, got {tokens!r}")
-    cfg, warns = make_config(spec, a, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep,
+    cfg, warns = make_config(spec, a, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
                              micro_batch=micro_batch, global_batch=global_batch, seq=seq,
                              recompute=recompute, zero=zero, dtype=dtype, vpp=vpp,
                              sequence_parallel=sequence_parallel, overlap_dp=overlap_dp,
                              algorithm=algorithm, grad_bytes=grad_bytes, attention=attention,
-                             overlap_ep=overlap_ep)
+                             overlap_ep=overlap_ep, fp8_recipe=fp8_recipe,
+                             zero3_reshard=zero3_reshard, zero_group=zero_group)
     res = _evaluate(model_vector(spec), cfg.vector()[None, :], a.vector())[0]
     results = {k: float(res[i]) for i, k in enumerate(TR_FIELDS)}
     rep = TrainReport(spec, a, cfg, results, float(tokens) if tokens else None,

@@ -52,7 +52,8 @@ def cmd_train(args) -> int:
               recompute=args.recompute or "selective", zero=one(args.zero, "zero", 1),
               tokens=tokens, dtype=args.dtype, vpp=args.vpp, algorithm=args.algorithm,
               attention=args.attention, overlap_dp=not args.no_overlap,
-              overlap_ep=args.overlap_ep, **over)
+              overlap_ep=args.overlap_ep, cp=args.cp, fp8_recipe=args.fp8_recipe,
+              zero_group=args.zero_group, zero3_reshard=not args.zero3_keep, **over)
     d = r.to_dict()
     if args.format == "json":
         print(to_json(d))
@@ -66,7 +67,8 @@ def cmd_train(args) -> int:
     g = 1e9
     mem = d["memory_per_device"]
     print(f"{r.model.name} on {c.devices} x {r.arch.name}: tp {c.tp} pp {c.pp} dp {c.dp}"
-          + (f" ep {c.ep}" if c.ep > 1 else "") + f", micro-batch {c.micro_batch} x "
+          + (f" ep {c.ep}" if c.ep > 1 else "") + (f" cp {c.cp}" if c.cp > 1 else "")
+          + f", micro-batch {c.micro_batch} x "
           f"{c.n_micro}, global batch {c.global_batch} x {c.seq} tokens, recompute {c.recompute}, "
           f"ZeRO-{c.zero}, {c.dtype}")
     print(f"  params {r.model.params() / 1e9:.2f} B, {d['params_per_device'] / 1e9:.3g} B per "
@@ -114,6 +116,8 @@ def register(sub) -> None:
     q.add_argument("--dp", type=int, default=None, help="data-parallel degree (default "
                    "devices/(tp*pp))")
     q.add_argument("--ep", type=int, default=1, help="expert-parallel degree (MoE), within dp")
+    q.add_argument("--cp", type=int, default=1, help="context-parallel ranks per sequence "
+                   "(devices = tp*pp*dp*cp)")
     q.add_argument("--micro-batch", dest="micro_batch", help="sequences per micro-batch")
     q.add_argument("--global-batch", dest="global_batch", type=int, required=True,
                    help="sequences per optimizer step")
@@ -123,7 +127,15 @@ def register(sub) -> None:
     q.add_argument("--zero", default=None, help="ZeRO stage 0-3 (default 1; comma list with "
                    "--search)")
     q.add_argument("--tokens", default=None, help="training tokens for time-to-train, e.g. 2e12")
-    q.add_argument("--dtype", default="bf16", help="GEMM precision: bf16, fp16 or fp8")
+    q.add_argument("--dtype", default="bf16", help="GEMM precision: bf16, fp16 or fp8 (the "
+                   "linear layers' GEMMs in FP8, attention and norms in BF16)")
+    q.add_argument("--fp8-recipe", dest="fp8_recipe", default="delayed",
+                   choices=["delayed", "current"], help="FP8 scaling: delayed (amax history) or "
+                   "current (per-tensor, one more pass per cast)")
+    q.add_argument("--zero-group", dest="zero_group", type=int, default=None,
+                   help="ranks one ZeRO shard spans (default all dp*cp; 8 = hybrid sharding)")
+    q.add_argument("--zero3-keep", dest="zero3_keep", action="store_true",
+                   help="ZeRO-3: keep each layer gathered from its forward to its backward")
     q.add_argument("--vpp", type=int, default=1, help="virtual stages per device (interleaved 1F1B)")
     q.add_argument("--algorithm", default="best", choices=["ring", "hierarchical", "best"],
                    help="collective algorithm")

@@ -170,17 +170,23 @@ CFG_FIELDS = declare("C", [
     ("WDT", "weights"), ("ADT", "activations"), ("VPP", "vpp"), ("SP", "sequence_parallel"),
     ("OVERLAP", "overlap_dp"), ("ALGO", "algorithm"), ("GRAD_BYTES", "grad_bytes"),
     ("UNFUSED", "unfused_attention"), ("OVERLAP_EP", "overlap_ep"),
+    ("CP", "cp"),                       # context parallel: each rank holds seq / cp tokens
+    ("FP8", "fp8"),                     # FP8 linear GEMMs: 0 off, FP8_DELAYED, FP8_CURRENT
+    ("RESHARD", "zero3_reshard"),       # ZeRO-3: 1 gather the layer again for backward
+    ("ZGROUP", "zero_group"),           # ranks one ZeRO shard spans (0: the whole dp x cp)
 ])
 N_CFG = block_end("C")
 RECOMP_NAMES = declare("RECOMP", [("NONE", "none"), ("SELECTIVE", "selective"),
                                   ("FULL", "full")])
+FP8_NAMES = declare("FP8", [("OFF", "off"), ("DELAYED", "delayed"), ("CURRENT", "current")])
 TR_FIELDS = declare("TR", [
     ("STEP", "step_time_s"), ("TOKENS_PER_S", "tokens_per_s"),
     ("MODEL_FLOPS", "model_flops_per_step"), ("HW_FLOPS", "hardware_flops_per_step"),
     ("MFU", "mfu"), ("HFU", "hfu"), ("MODEL_TFLOPS_DEV", "model_tflops_per_device"),
     ("HW_TFLOPS_DEV", "hardware_tflops_per_device"), ("T_COMPUTE", "t_compute_s"),
     ("T_MEM", "t_memory_s"), ("T_LAT", "t_latency_s"), ("T_TP", "t_comm_tp_s"),
-    ("T_PP", "t_comm_pp_s"), ("T_EP", "t_comm_ep_s"), ("T_DP", "t_comm_dp_s"),
+    ("T_PP", "t_comm_pp_s"), ("T_EP", "t_comm_ep_s"), ("T_CP", "t_comm_cp_s"),
+    ("T_DP", "t_comm_dp_s"),
     ("T_OPT", "t_optimizer_s"), ("T_BUBBLE", "t_bubble_s"), ("T_FWD", "t_forward_mb_s"),
     ("T_BWD", "t_backward_mb_s"), ("T_RECOMP", "t_recompute_mb_s"), ("T_MB", "t_micro_batch_s"),
     ("MEM_W", "mem_weights_bytes"), ("MEM_G", "mem_grads_bytes"),
