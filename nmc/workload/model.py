@@ -247,6 +247,8 @@ def load_model(name_or_path) -> ModelSpec:
         cfg = json.loads(p.read_text())
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not valid JSON (not UTF-8 text)") from None
     except OSError as e:
         raise ConfigError(f"{p}: cannot read ({e.strerror})") from None
     return from_config(cfg, name=name, where=str(p))
