@@ -41,18 +41,25 @@ MARKERS = {"gemm": "circle", "lm_head": "diamond", "attn_score": "triangle",
 HEAT_METRICS = {"tokens/s": ("tokens_per_s", True), "latency (ms)": ("latency_ms", False),
                 "energy per token (mJ)": ("energy_per_token_mj", False)}
 KPI = [  # (key of the summary row, header)
-    ("tokens_per_s", "tokens/s"), ("latency_ms", "latency (ms)"),
-    ("energy_per_token_mj", "energy/token (mJ)"), ("memory_gb", "memory/device (GB)"),
+    ("tokens_per_s", "tokens/s"), ("latency_ms", "latency ms"),
+    ("energy_per_token_mj", "mJ/token"), ("memory_gb", "GB/device"),
     ("fits", "fits"), ("max_batch", "max batch"), ("bound", "bound")]
-KPI_GENERATE = [("ttft_ms", "TTFT (ms)"), ("tpot_ms", "TPOT (ms)")]
+KPI_GENERATE = [("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms")]
 OP_TABLE = [("arch", "arch"), ("phase", "phase"), ("name", "operator"), ("kind", "kind"),
             ("count", "count"), ("M", "M"), ("N", "N"), ("K", "K"), ("gflop", "GFLOP"),
             ("mb", "DRAM MB"), ("intensity", "FLOP/B"), ("time_us", "time (us)"),
             ("share_pct", "share %"), ("bound", "bound"), ("engine", "engine")]
 
+OP_WIDTHS = (110, 78, 105, 95, 72, 62, 62, 62, 80, 70, 78, 70, 65, 82, 78)
+TABLE_CSS = """
+.tabulator, .tabulator-cell, .tabulator-col-title {font-size: 12px !important;}
+.tabulator-cell {padding: 3px 6px !important;}
+.tabulator-col-title {white-space: normal !important; text-overflow: clip !important;}
+.tabulator-col-content {padding: 4px 18px 4px 6px !important;}
+"""
 CSS = """
 table {border-collapse: collapse; font-size: 14px;}
-th, td {padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: right;}
+th, td {padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap;}
 th {background: #f2f5f9; font-weight: 600;}
 th:first-child, td:first-child {text-align: left;}
 .swatch {display: inline-block; width: 11px; height: 11px; margin-right: 7px; border-radius: 2px;}
@@ -245,6 +252,8 @@ class Explorer:
         self.table = pn.widgets.Tabulator(
             value=self._op_frame([]), show_index=False, disabled=True, height=330,
             sizing_mode="stretch_width", layout="fit_columns", css_classes=["nmc-ops"],
+            theme="simple", stylesheets=[TABLE_CSS],
+            widths={h: w for (_, h), w in zip(OP_TABLE, OP_WIDTHS)},
             header_filters={"arch": {"type": "input", "func": "like", "placeholder": "filter"},
                             "name": {"type": "input", "func": "like", "placeholder": "filter"}})
         self.command = pn.pane.HTML("", css_classes=["nmc-command"], **kw)
@@ -295,7 +304,7 @@ class Explorer:
         self.roofline = f
 
     def _build_shares(self):
-        f = figure(height=260, sizing_mode="stretch_width", y_range=FactorRange(factors=[]),
+        f = figure(height=230, width=430, y_range=FactorRange(factors=[]),
                    x_range=Range1d(0, 100), title="Bound shares (% of time)", tools="save",
                    toolbar_location=None, x_axis_label="% of time")
         self.share_src = ColumnDataSource(dict(arch=[], **{k: [] for k in SHARE_COLORS}))
@@ -552,18 +561,19 @@ class Explorer:
             pn.layout.Divider(),
             self.param_pick, pn.Row(self.param_add, self.param_reset), self.slider_box,
         ]
+        note = pn.pane.HTML(
+            '<div style="font-size:12px;color:#555">Solid line: the device-memory roof up to the '
+            'matrix peak of each architecture; dashed: its PIM engine. Marker: operator kind '
+            '(circle GEMM, diamond LM head, triangles attention, square norm, x softmax, '
+            '+ elementwise); size: share of time. Hover a point for its numbers.</div>',
+            sizing_mode="stretch_width")
         main = [
-            pn.Column(self.errors, self.kpi, self.status, sizing_mode="stretch_width"),
-            pn.Row(pn.pane.Bokeh(self.roofline, sizing_mode="stretch_width"),
-                   pn.Column(pn.pane.Bokeh(self.shares, sizing_mode="stretch_width"),
-                             pn.pane.HTML(
-                                 '<div style="font-size:12px;color:#555">Roofline: solid line = '
-                                 'device memory roof up to the matrix peak, dashed = the PIM '
-                                 'engine; marker = operator kind (circle GEMM, diamond LM head, '
-                                 'triangles attention, square norm, x softmax, + elementwise), '
-                                 'size = share of time. Hover for details.</div>'),
-                             sizing_mode="stretch_width"),
-                   sizing_mode="stretch_width"),
+            pn.Column(self.errors,
+                      pn.Row(pn.Column(self.kpi, self.status, sizing_mode="stretch_width"),
+                             pn.pane.Bokeh(self.shares, width=430), sizing_mode="stretch_width"),
+                      sizing_mode="stretch_width"),
+            pn.Column(pn.pane.Bokeh(self.roofline, sizing_mode="stretch_width"), note,
+                      sizing_mode="stretch_width"),
             pn.Column(pn.Row(pn.pane.HTML("<b>Batch x length from the sweep kernel</b> "
                                           "(grey ✗: does not fit; red box: the current point)"),
                              self.heat_metric),
