@@ -70,6 +70,16 @@ pre {white-space: pre-wrap; word-break: break-all; font-size: 12px; background: 
 """
 
 
+# Panel 1.9 renamed a widget's `name` to `label` and `button_type` to `color`; both spellings
+# are accepted here so any Panel >= 1.4 works without warnings
+def L(text: str) -> dict:
+    return {"label" if "label" in pn.widgets.Select.param else "name": text}
+
+
+PRIMARY = ({"color": "primary"} if "color" in pn.widgets.Button.param
+           else {"button_type": "primary"})
+
+
 def sig(x, digits: int = 4):
     """x rounded to `digits` significant digits (numbers stay numbers, so the table sorts)."""
     if x is None or isinstance(x, (bool, str)):
@@ -106,48 +116,48 @@ class Explorer:
     # ---- controls --------------------------------------------------------------------------
     def _build_controls(self):
         i = self.inputs
-        self.model = pn.widgets.Select(name="Model", options=self.session.model_options(),
+        self.model = pn.widgets.Select(**L("Model"), options=self.session.model_options(),
                                        value=i.model, css_classes=["nmc-model"])
         self.model_upload = pn.widgets.FileInput(accept=".json", css_classes=["nmc-model-upload"])
         archs = self.session.arch_options()
-        self.archs = [pn.widgets.Select(name=f"Architecture {k + 1}",
+        self.archs = [pn.widgets.Select(**L(f"Architecture {k + 1}"),
                                         options=archs if k == 0 else [NONE] + archs,
                                         value=i.archs[k] if k < len(i.archs) else NONE,
                                         css_classes=["nmc-arch", f"nmc-arch-{k + 1}"])
                       for k in range(S.MAX_ARCHS)]
         self.arch_upload = pn.widgets.FileInput(accept=".toml", css_classes=["nmc-arch-upload"])
-        self.phase = pn.widgets.RadioButtonGroup(name="phase", options=list(PHASES),
+        self.phase = pn.widgets.RadioButtonGroup(**L("phase"), options=list(PHASES),
                                                  value=i.phase, css_classes=["nmc-phase"])
-        self.batch = pn.widgets.EditableIntSlider(name="batch", start=1, end=512, value=i.batch,
+        self.batch = pn.widgets.EditableIntSlider(**L("batch"), start=1, end=512, value=i.batch,
                                                   fixed_start=1, css_classes=["nmc-batch"])
         self.context = pn.widgets.EditableIntSlider(
-            name="context (tokens in the KV cache)", start=0, end=32768, step=128,
+            **L("context (tokens in the KV cache)"), start=0, end=32768, step=128,
             value=i.context, fixed_start=0, css_classes=["nmc-context"])
-        self.prompt = pn.widgets.EditableIntSlider(name="prompt (tokens)", start=1, end=32768,
+        self.prompt = pn.widgets.EditableIntSlider(**L("prompt (tokens)"), start=1, end=32768,
                                                    value=i.prompt, fixed_start=1,
                                                    css_classes=["nmc-prompt"])
-        self.generate = pn.widgets.EditableIntSlider(name="generate (new tokens)", start=1,
+        self.generate = pn.widgets.EditableIntSlider(**L("generate (new tokens)"), start=1,
                                                      end=4096, value=i.generate, fixed_start=1,
                                                      css_classes=["nmc-generate"])
-        self.tp = pn.widgets.Select(name="tensor parallel (tp)", options=[1, 2, 4, 8, 16],
+        self.tp = pn.widgets.Select(**L("tensor parallel (tp)"), options=[1, 2, 4, 8, 16],
                                     value=i.tp, css_classes=["nmc-tp"])
-        self.weights = pn.widgets.Select(name="weights", options=list(S.DTYPES), value=i.weights,
+        self.weights = pn.widgets.Select(**L("weights"), options=list(S.DTYPES), value=i.weights,
                                          width=90, css_classes=["nmc-weights"])
-        self.activations = pn.widgets.Select(name="activations", options=list(S.ACT_DTYPES),
+        self.activations = pn.widgets.Select(**L("activations"), options=list(S.ACT_DTYPES),
                                              value=i.activations, width=90,
                                              css_classes=["nmc-activations"])
-        self.kv = pn.widgets.Select(name="KV cache", options=list(S.DTYPES), value=i.kv, width=90,
+        self.kv = pn.widgets.Select(**L("KV cache"), options=list(S.DTYPES), value=i.kv, width=90,
                                     css_classes=["nmc-kv"])
-        self.mapping = pn.widgets.Select(name="PIM mapping", options=list(MAPPINGS),
+        self.mapping = pn.widgets.Select(**L("PIM mapping"), options=list(MAPPINGS),
                                          value=i.mapping, css_classes=["nmc-mapping"])
         groups: dict[str, list[str]] = {}
         for p in PARAMS:
             groups.setdefault(p.section, []).append(p.name)
-        self.param_pick = pn.widgets.Select(name="What-if: preset parameter", groups=groups,
+        self.param_pick = pn.widgets.Select(**L("What-if: preset parameter"), groups=groups,
                                             value="mem_bw", css_classes=["nmc-param-pick"])
-        self.param_add = pn.widgets.Button(name="Add slider", button_type="primary",
+        self.param_add = pn.widgets.Button(**L("Add slider"), **PRIMARY,
                                            css_classes=["nmc-param-add"])
-        self.param_reset = pn.widgets.Button(name="Reset all", css_classes=["nmc-param-reset"])
+        self.param_reset = pn.widgets.Button(**L("Reset all"), css_classes=["nmc-param-reset"])
         self.sliders: dict[str, tuple] = {}       # name -> (widget, row, Slider)
         self.slider_box = pn.Column(sizing_mode="stretch_width")
 
@@ -169,12 +179,12 @@ class Explorer:
         label = f"{name} ({sl.unit})" if sl.unit else name
         cls = pn.widgets.EditableIntSlider if sl.integer else pn.widgets.EditableFloatSlider
         kw = {} if sl.integer else {"format": "0[.]000"}
-        w = cls(name=label, start=int(sl.start) if sl.integer else sl.start,
+        w = cls(**L(label), start=int(sl.start) if sl.integer else sl.start,
                 end=int(sl.end) if sl.integer else sl.end, step=int(sl.step) if sl.integer else sl.step,
                 value=int(sl.value) if sl.integer else sl.value, sizing_mode="stretch_width",
                 css_classes=["nmc-whatif", f"nmc-whatif-{name}"], **kw)
         w.description = sl.doc + " (applies to every architecture, as --set does)"
-        rm = pn.widgets.Button(name="✕", width=36, css_classes=[f"nmc-whatif-remove-{name}"])
+        rm = pn.widgets.Button(**L("✕"), width=36, css_classes=[f"nmc-whatif-remove-{name}"])
         row = pn.Row(w, rm, sizing_mode="stretch_width")
         self.sliders[name] = (w, row, sl)
         w.param.watch(self._changed, "value")
@@ -259,18 +269,18 @@ class Explorer:
         self.command = pn.pane.HTML("", css_classes=["nmc-command"], **kw)
         self.dl_summary = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(S.summary_csv(self.result)), filename="nmc-summary.csv",
-            label="CSV: summary", button_type="success", embed=False,
+            label="CSV: summary", embed=False,
             css_classes=["nmc-dl-summary"])
         self.dl_ops = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(S.ops_csv(self.result)), filename="nmc-operators.csv",
-            label="CSV: operators", button_type="success", embed=False, css_classes=["nmc-dl-ops"])
+            label="CSV: operators", embed=False, css_classes=["nmc-dl-ops"])
         self.dl_json = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(S.result_json(self.result)), filename="nmc-explore.json",
-            label="JSON: everything", button_type="success", embed=False,
+            label="JSON: everything", embed=False,
             css_classes=["nmc-dl-json"])
         self.dl_cmd = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(self.result.command + "\n"), filename="nmc-command.sh",
-            label="command line", button_type="success", embed=False, css_classes=["nmc-dl-cmd"])
+            label="command line", embed=False, css_classes=["nmc-dl-cmd"])
 
     def _build_roofline(self):
         f = figure(height=470, sizing_mode="stretch_width", x_axis_type="log", y_axis_type="log",
