@@ -12,6 +12,7 @@ import html
 import io
 import logging
 import math
+import signal
 import tempfile
 import time
 
@@ -260,12 +261,12 @@ class Explorer:
         self._build_shares()
         self._build_heat()
         self.table = pn.widgets.Tabulator(
-            value=self._op_frame([]), show_index=False, disabled=True, height=330,
-            sizing_mode="stretch_width", layout="fit_columns", css_classes=["nmc-ops"],
+            value=self._op_frame([]), show_index=False, disabled=True, pagination="local",
+            page_size=12, sizing_mode="stretch_width", layout="fit_columns", css_classes=["nmc-ops"],
             theme="simple", stylesheets=[TABLE_CSS],
             widths={h: w for (_, h), w in zip(OP_TABLE, OP_WIDTHS)},
-            header_filters={"arch": {"type": "input", "func": "like", "placeholder": "filter"},
-                            "name": {"type": "input", "func": "like", "placeholder": "filter"}})
+            header_filters={k: {"type": "input", "func": "like", "placeholder": "filter"}
+                            for k in ("arch", "operator", "kind", "bound", "engine")})
         self.command = pn.pane.HTML("", css_classes=["nmc-command"], **kw)
         self.dl_summary = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(S.summary_csv(self.result)), filename="nmc-summary.csv",
@@ -589,7 +590,8 @@ class Explorer:
                              self.heat_metric),
                       pn.GridBox(*self.heat_panes, ncols=2, sizing_mode="stretch_width"),
                       sizing_mode="stretch_width"),
-            pn.Column(pn.pane.HTML("<b>Operators</b> (click a header to sort)"), self.table,
+            pn.Column(pn.pane.HTML("<b>Operators</b> of every architecture (click a header to sort, "
+                                   "type in a box to filter)"), self.table,
                       sizing_mode="stretch_width"),
             pn.Column(pn.pane.HTML("<b>Export</b>: what is on screen, and the equivalent command "
                                    "(add <code>--format csv</code> for the summary CSV)"),
@@ -638,6 +640,11 @@ def serve(port: int = 5006, open_browser: bool = True) -> int:
                            f"choose another port with --port") from None
         url = f"http://127.0.0.1:{port}/"
         print(f"nmc explore: serving on {url} (Ctrl+C to stop)", flush=True)
+        # SIGTERM stops the loop like Ctrl+C does, so the temporary folder is removed
+        try:
+            server.io_loop.asyncio_loop.add_signal_handler(signal.SIGTERM, server.io_loop.stop)
+        except (AttributeError, NotImplementedError):       # not on this platform
+            pass
         server.start()
         if open_browser:
             server.io_loop.add_callback(lambda: __import__("webbrowser").open(url))
