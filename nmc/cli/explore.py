@@ -12,9 +12,9 @@ def cmd_explore(args) -> int:
     if not 0 < args.port < 65536:
         raise NmcError(f"--port {args.port} is not a TCP port (1..65535)")
     try:
+        import panel  # noqa: F401  (first: the one a core install lacks, named in the line)
         import bokeh  # noqa: F401
         import pandas  # noqa: F401
-        import panel  # noqa: F401
     except ImportError as e:
         raise NmcError(f"{EXTRA} ({e.name or 'panel'} is missing)") from None
     from ..web import app
