@@ -324,3 +324,24 @@ def test_panel_update_time(explorer):
     median = times[len(times) // 2]
     print(f"server-side update: median {median * 1e3:.1f} ms over {len(times)} changes")
     assert median < 0.2
+
+
+def test_panel_page_every_bundled_preset_and_phase(explorer):
+    """Every bundled preset (GPU, PIM, AIMC) in every phase: numbers or the CLI's one-line
+    errors, never an internal error."""
+    ex = explorer
+    archs = nmc.list_archs()
+    ex.model.value = "llama-3.2-1b"
+    for i in range(0, len(archs), 4):
+        group = archs[i:i + 4] + [None] * (4 - len(archs[i:i + 4]))
+        for w, a in zip(ex.archs, group):
+            w.value = a if a is not None else "(none)"
+        for phase in ("prefill", "decode", "generate"):
+            ex.phase.value = phase
+            assert "internal error" not in ex.errors.object, (group, phase)
+            shown = [r["arch"] for r in ex.result.rows]
+            for a in filter(None, group):                 # shown, or its one-line error
+                assert a in shown or any(a in e for e in ex.result.errors), (a, phase)
+            for r in ex.result.rows:
+                want = nmc.analyze("llama-3.2-1b", r["arch"], phase=phase)
+                assert float(kpi(ex, r["arch"], "latency_ms")[0]) == want.latency_s * 1e3

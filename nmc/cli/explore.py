@@ -3,6 +3,8 @@ in nmc/web and needs the optional extra `pip install 'nmc[web]'`; it is imported
 when the command runs, so the core install stays light."""
 from __future__ import annotations
 
+import importlib
+
 from ..errors import NmcError
 
 EXTRA = "nmc explore needs the web extra: pip install 'nmc[web]'"
@@ -11,12 +13,11 @@ EXTRA = "nmc explore needs the web extra: pip install 'nmc[web]'"
 def cmd_explore(args) -> int:
     if not 0 < args.port < 65536:
         raise NmcError(f"--port {args.port} is not a TCP port (1..65535)")
-    try:
-        import panel  # noqa: F401  (first: the one a core install lacks, named in the line)
-        import bokeh  # noqa: F401
-        import pandas  # noqa: F401
-    except ImportError as e:
-        raise NmcError(f"{EXTRA} ({e.name or 'panel'} is missing)") from None
+    for mod in ("panel", "bokeh", "pandas"):      # panel first: the one a core install lacks
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            raise NmcError(f"{EXTRA} ({mod} is missing)") from None
     from ..web import app
     return app.serve(port=args.port, open_browser=not args.no_browser)
 
