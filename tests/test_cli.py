@@ -94,3 +94,31 @@ def test_console_script_entry_point():
     r = subprocess.run([sys.executable, "-m", "nmc.cli", "analyze", "--model", "nope", "--arch",
                         "h100-sxm"], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_compare_with_aimc_and_pim_columns(capsys):
+    """compare over GPU, PIM and AIMC presets at once: one CSV with the family columns of each
+    (this used to fail with an AttributeError when an AIMC preset was in the list)."""
+    import nmc
+    code, out, err = run(capsys, "compare", "--model", "llama-3.2-1b", "--arch",
+                         "ibm-hermes,h100-sxm,hbm3-pim", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["arch"] for r in rows] == ["ibm-hermes", "h100-sxm", "hbm3-pim"]
+    assert rows[0]["aimc_chips"] != "" and rows[1]["aimc_chips"] == ""
+    assert rows[2]["pim_share"] != "" and rows[1]["pim_share"] == ""
+    want = nmc.analyze("llama-3.2-1b", "hbm3-pim").tokens_per_s
+    assert float(rows[2]["tokens_per_s"]) == pytest.approx(want, rel=1e-12)
+
+
+def test_binary_config_files_give_one_line(capsys, tmp_path):
+    """A config or preset that is not UTF-8 text is a user mistake: one line, exit 2."""
+    blob = b"\xff\xfe\x00\x01 not text"
+    (tmp_path / "bin.json").write_bytes(blob)
+    (tmp_path / "bin.toml").write_bytes(blob)
+    code, _, err = run(capsys, "analyze", "--model", str(tmp_path / "bin.json"), "--arch", "h100-sxm")
+    assert code == 2 and err == f"nmc: error: {tmp_path / 'bin.json'}: not valid JSON (not UTF-8 text)\n"
+    code, _, err = run(capsys, "analyze", "--model", "llama-2-7b", "--arch", str(tmp_path / "bin.toml"))
+    assert code == 2 and err == f"nmc: error: {tmp_path / 'bin.toml'}: malformed TOML (not UTF-8 text)\n"
+    code, _, err = run(capsys, "sweep", str(tmp_path / "bin.toml"), "-o", str(tmp_path / "out"))
+    assert code == 2 and err == f"nmc: error: {tmp_path / 'bin.toml'}: malformed TOML (not UTF-8 text)\n"

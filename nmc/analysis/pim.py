@@ -13,6 +13,17 @@ from .inference import analyze
 GEMV_KINDS = ("gemm", "lm_head")
 
 
+def pim_roof(arch):
+    """(effective internal bandwidth with whole rows, PIM 16-bit compute peak) of a PIM system,
+    from the numba kernels (docs/nmc.md); None without PIM units. The roofline charts (PNG and
+    the explore page) draw it as the PIM engine's roof."""
+    if arch.values.get("pim_banks", 0.0) <= 0:
+        return None
+    from ..engine import pim as k
+    v = arch.vector()
+    return float(k.pim_internal_bw(v, arch["pim_page"])), float(k.pim_units(v) * arch["pim_unit_flops"])
+
+
 def pim_figures(arch, weights_bytes: float = 2.0, act_bytes: float = 2.0) -> dict:
     """Derived figures of a PIM preset (SI units): units, external and internal bandwidth,
     activation overhead, PIM compute, batch reuse of one weight burst and the internal ridge."""

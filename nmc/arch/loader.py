@@ -136,6 +136,8 @@ def _read(path: Path) -> dict:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: malformed TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: malformed TOML (not UTF-8 text)") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
 

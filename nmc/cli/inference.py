@@ -7,48 +7,10 @@ from ..analysis import aimc
 from ..analysis.inference import analyze
 from ..arch.loader import list_archs, load_arch
 from ..errors import NmcError
+from ..report.summary import OP_COLS, compare_columns, summary_row
 from ..report.tables import render, to_csv, to_json
 from ..workload.model import list_models, load_model
 from .common import add_scenario_args, emit, ints, model_spec, names, scenario_kw
-
-SUMMARY_COLS = ["model", "arch", "phase", "batch", "tp", "latency_ms", "tokens_per_s",
-                "ttft_ms", "tpot_ms", "energy_per_token_mj", "memory_gb", "fits", "max_batch",
-                "bound", "compute", "memory", "latency", "comm"]
-OP_COLS = ["name", "kind", "phase", "count", "M", "N", "K", "flops", "dram_bytes", "intensity",
-           "t_compute_s", "t_memory_s", "t_latency_s", "t_comm_s", "time_s", "share", "bound",
-           "engine"]
-
-
-def summary_row(r) -> dict:
-    d = r.results
-    sh = r.bound_shares
-    return {"model": r.model.name, "arch": r.arch.name, "phase": r.scenario.phase,
-            "batch": r.scenario.batch, "tp": r.scenario.tp,
-            "latency_ms": d["latency_s"] * 1e3, "tokens_per_s": d["tokens_per_s"],
-            "ttft_ms": None if d["ttft_s"] is None else d["ttft_s"] * 1e3,
-            "tpot_ms": None if d["tpot_s"] is None else d["tpot_s"] * 1e3,
-            "energy_per_token_mj": d["energy_per_token_j"] * 1e3,
-            "memory_gb": d["memory_bytes"] / 1e9, "fits": bool(d["fits"]),
-            "max_batch": int(d["max_batch"]), "bound": r.bound, **sh, **_pim_cols(r),
-            **aimc.summary_cols(r)}
-
-
-def _pim_cols(r) -> dict:
-    """PIM systems (docs/nmc.md): mapping policy, share of time on the PIM units, and where
-    the weight GEMMs and the attention ran (host / pim)."""
-    if r.arch["pim_banks"] <= 0:
-        return {}
-    tot = sum(o["time_s"] for o in r.ops) or 1.0
-
-    def where(kinds):
-        e = {o["engine"] for o in r.ops if o["kind"] in kinds}
-        return "/".join(sorted(e)) if e else ""
-    return {"mapping": r.scenario.mapping,
-            "pim_share": sum(o["time_s"] for o in r.ops if o["engine"] == "pim") / tot,
-            "gemm_on": where(("gemm", "lm_head")), "attn_on": where(("attn_score", "attn_context"))}
-
-
-PIM_COLS = ["mapping", "pim_share", "gemm_on", "attn_on"]
 
 
 def cmd_list(args) -> int:
@@ -123,10 +85,7 @@ def _reports(args):
 def cmd_compare(args) -> int:
     reps = _reports(args)
     rows = [summary_row(r) for r in reps]
-    pim = any("pim_share" in r for r in rows)
-    has_aimc = any("aimc_chips" in r for r in rows)
-    emit(rows, args.format, SUMMARY_COLS + (PIM_COLS if pim else [])
-          + (aimc.AIMC_COLS if has_aimc else []))
+    emit(rows, args.format, compare_columns(rows))
     if args.output:
         from ..plot import compare_chart
         paths = compare_chart(rows, args.output)

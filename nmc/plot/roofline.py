@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..analysis.pim import pim_roof  # noqa: E402
+
 MARKERS = {"gemm": "o", "lm_head": "D", "attn_score": "^", "attn_context": "v", "softmax": "x",
            "norm": "s", "elementwise": "P", "embedding": "*", "comm": "h"}
 CEILINGS = (("peak_fp8", "FP8"), ("peak_int8", "INT8"), ("peak_bf16", "BF16"),
@@ -35,16 +37,6 @@ def _levels(arch) -> list[tuple[str, float]]:
     return out
 
 
-def _pim_roof(arch):
-    """(effective internal bandwidth with whole rows, PIM 16-bit compute peak) of a PIM system,
-    from the numba kernels (docs/nmc.md); None without PIM units."""
-    if arch.values.get("pim_banks", 0.0) <= 0:
-        return None
-    from ..engine import pim as k
-    v = arch.vector()
-    return float(k.pim_internal_bw(v, arch["pim_page"])), float(k.pim_units(v) * arch["pim_unit_flops"])
-
-
 def draw_roofline(ax, arch, ops: list[dict], title: str | None = None):
     xs = np.logspace(-2, 5, 256)
     ceil = _ceilings(arch)
@@ -63,7 +55,7 @@ def draw_roofline(ax, arch, ops: list[dict], title: str | None = None):
     ax.annotate(f"ridge {bf / arch['mem_bw']:.0f} FLOP/B", (bf / arch["mem_bw"], bf),
                 textcoords="offset points", xytext=(-10, -18), fontsize=7, ha="right", color="0.3")
     kinds = {}
-    pim = _pim_roof(arch)
+    pim = pim_roof(arch)
     if pim is not None:        # near-memory engine: its own diagonal and ceiling, in red
         pbw, ppk = pim
         ax.plot(xs, np.minimum(xs * pbw, ppk), color="tab:red", lw=1.5,

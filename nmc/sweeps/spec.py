@@ -243,6 +243,8 @@ def load_spec(path) -> dict:
     p = Path(path)
     try:
         text = p.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: malformed TOML (not UTF-8 text)") from None
     except OSError as e:
         raise ConfigError(f"{p}: cannot read ({e.strerror})") from None
     try:

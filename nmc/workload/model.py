@@ -55,7 +55,7 @@ def load_model(name_or_path, assume: str | None = None) -> ModelSpec:
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text (a config.json is JSON in UTF-8)") from None
+        raise ConfigError(f"{p}: not valid JSON (not UTF-8 text)") from None
     except OSError as e:
         raise ConfigError(f"{p}: cannot read ({e.strerror})") from None
     return from_config(cfg, name=name, where=str(p), assume=assume)
