@@ -235,3 +235,43 @@ A_E_MEM = _AI["e_mem"]
 A_E_SRAM = _AI["e_sram"]
 A_E_LINK = _AI["e_link"]
 A_P_STATIC = _AI["p_static"]
+
+# ---- serving: one iteration's batch, the simulator's configuration and its counters ----------
+# (nmc/engine/serve.py prices an iteration; nmc/engine/serve_loop.py is the event loop)
+BATCH_FIELDS = declare("AG", [
+    ("TOKENS", "new tokens in the pass (all sequences)"), ("SEQS", "sequences in the pass"),
+    ("LOGITS", "sequences that emit a token"), ("SPAN", "sum over sequences of cached + new"),
+    ("PAIRS", "sum over sequences of causal query-key pairs"),
+])
+N_AG = block_end("AG")
+SCHED_NAMES = declare("SCHED", [("STATIC", "static"), ("CONTINUOUS", "continuous"),
+                                ("CHUNKED", "chunked")])
+LB_NAMES = declare("LB", [("ROUND_ROBIN", "round-robin"), ("LEAST", "least-loaded"),
+                          ("RANDOM", "random")])
+PREEMPT_NAMES = declare("PRE", [("RECOMPUTE", "recompute"), ("SWAP", "swap")])
+SERVE_FIELDS = declare("SV", [
+    ("SCHED", "scheduler"), ("MAX_BATCH", "max_batch"), ("MAX_TOKENS", "max_tokens"),
+    ("BLOCK", "block_size"), ("BLOCKS", "kv_blocks per engine"), ("ENGINES", "engines"),
+    ("LB", "load_balancer"), ("PREEMPT", "preemption"),
+    ("SWAP_S", "seconds to move one token's KV to or from host memory"),
+    ("CONCURRENCY", "closed-loop users (0: open loop)"), ("THINK", "closed-loop think time s"),
+    ("PP", "pipeline stages"), ("P2P_S", "seconds per token of activations per stage boundary"),
+    ("P2P_LAT", "latency per stage boundary s"), ("P2P_E", "joules per token per boundary"),
+    ("SEED", "random seed (random load balancer)"), ("SERIES", "time-series capacity"),
+])
+N_SV = block_end("SV")
+SERVE_STATS = declare("SS", [
+    ("ITERS", "iterations"), ("BUSY", "busy seconds (sum over engines)"),
+    ("SEQS", "sequences summed over iterations"), ("TOKENS", "tokens summed over iterations"),
+    ("PREFILL_TOKENS", "prompt tokens processed (incl. recompute)"),
+    ("DECODE_TOKENS", "decode tokens processed"), ("ENERGY", "dynamic energy J"),
+    ("PREEMPT", "preemptions"), ("RUN_TIME", "sum of running sequences x iteration time"),
+    ("KV_TIME", "sum of used KV blocks x iteration time"), ("KV_PEAK", "peak used KV blocks"),
+    ("END", "time of the last completion"), ("SWAP_S", "seconds spent swapping"),
+    ("DONE", "requests completed"), ("SERIES_N", "time-series samples"),
+    ("SERIES_STRIDE", "iterations per time-series sample"),
+])
+N_SS = block_end("SS")
+SERIES_FIELDS = declare("TS", [("TIME", "time_s"), ("BATCH", "batch"), ("QUEUE", "queue"),
+                               ("KV", "kv_use"), ("TOKENS", "tokens")])
+N_TS = block_end("TS")
