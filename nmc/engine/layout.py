@@ -239,9 +239,11 @@ A_P_STATIC = _AI["p_static"]
 # ---- serving: one iteration's batch, the simulator's configuration and its counters ----------
 # (nmc/engine/serve.py prices an iteration; nmc/engine/serve_loop.py is the event loop)
 BATCH_FIELDS = declare("AG", [
-    ("TOKENS", "new tokens in the pass (all sequences)"), ("SEQS", "sequences in the pass"),
-    ("LOGITS", "sequences that emit a token"), ("SPAN", "sum over sequences of cached + new"),
-    ("PAIRS", "sum over sequences of causal query-key pairs"),
+    ("TOKENS", "tokens"),       # new tokens in the pass, all sequences
+    ("SEQS", "seqs"),           # sequences in the pass
+    ("LOGITS", "logits"),       # sequences that emit a token
+    ("SPAN", "span"),           # sum over sequences of cached + new tokens
+    ("PAIRS", "pairs"),         # sum over sequences of causal query-key pairs
 ])
 N_AG = block_end("AG")
 SCHED_NAMES = declare("SCHED", [("STATIC", "static"), ("CONTINUOUS", "continuous"),
@@ -251,25 +253,27 @@ LB_NAMES = declare("LB", [("ROUND_ROBIN", "round-robin"), ("LEAST", "least-loade
 PREEMPT_NAMES = declare("PRE", [("RECOMPUTE", "recompute"), ("SWAP", "swap")])
 SERVE_FIELDS = declare("SV", [
     ("SCHED", "scheduler"), ("MAX_BATCH", "max_batch"), ("MAX_TOKENS", "max_tokens"),
-    ("BLOCK", "block_size"), ("BLOCKS", "kv_blocks per engine"), ("ENGINES", "engines"),
-    ("LB", "load_balancer"), ("PREEMPT", "preemption"),
-    ("SWAP_S", "seconds to move one token's KV to or from host memory"),
-    ("CONCURRENCY", "closed-loop users (0: open loop)"), ("THINK", "closed-loop think time s"),
-    ("PP", "pipeline stages"), ("P2P_S", "seconds per token of activations per stage boundary"),
-    ("P2P_LAT", "latency per stage boundary s"), ("P2P_E", "joules per token per boundary"),
-    ("SEED", "random seed (random load balancer)"), ("SERIES", "time-series capacity"),
+    ("BLOCK", "block_size"), ("BLOCKS", "kv_blocks"),            # KV blocks per engine
+    ("ENGINES", "engines"), ("LB", "load_balancer"), ("PREEMPT", "preemption"),
+    ("SWAP_S", "swap_s_per_token"),     # seconds to move one token's KV to or from the host
+    ("CONCURRENCY", "concurrency"),     # closed-loop users (0: open loop)
+    ("THINK", "think_s"),               # closed-loop think time
+    ("PP", "pp"), ("P2P_S", "p2p_s_per_token"), ("P2P_LAT", "p2p_latency_s"),
+    ("P2P_E", "p2p_j_per_token"),       # per pipeline stage boundary
+    ("SEED", "seed"),                   # the random load balancer's
+    ("SERIES", "series_points"),
 ])
 N_SV = block_end("SV")
 SERVE_STATS = declare("SS", [
-    ("ITERS", "iterations"), ("BUSY", "busy seconds (sum over engines)"),
-    ("SEQS", "sequences summed over iterations"), ("TOKENS", "tokens summed over iterations"),
-    ("PREFILL_TOKENS", "prompt tokens processed (incl. recompute)"),
-    ("DECODE_TOKENS", "decode tokens processed"), ("ENERGY", "dynamic energy J"),
-    ("PREEMPT", "preemptions"), ("RUN_TIME", "sum of running sequences x iteration time"),
-    ("KV_TIME", "sum of used KV blocks x iteration time"), ("KV_PEAK", "peak used KV blocks"),
-    ("END", "time of the last completion"), ("SWAP_S", "seconds spent swapping"),
-    ("DONE", "requests completed"), ("SERIES_N", "time-series samples"),
-    ("SERIES_STRIDE", "iterations per time-series sample"),
+    ("ITERS", "iterations"), ("BUSY", "busy_s"),                 # summed over engines
+    ("SEQS", "seqs"), ("TOKENS", "tokens"),                      # summed over iterations
+    ("PREFILL_TOKENS", "prefill_tokens"),                        # incl. recomputed ones
+    ("DECODE_TOKENS", "decode_tokens"), ("ENERGY", "energy_j"),  # dynamic energy
+    ("PREEMPT", "preemptions"),
+    ("RUN_TIME", "running_s"),          # sum of running sequences x iteration time
+    ("KV_TIME", "kv_block_s"),          # sum of used KV blocks x iteration time
+    ("KV_PEAK", "kv_peak_blocks"), ("END", "end_s"), ("SWAP_S", "swap_s"),
+    ("DONE", "done"), ("SERIES_N", "series_n"), ("SERIES_STRIDE", "series_stride"),
 ])
 N_SS = block_end("SS")
 SERIES_FIELDS = declare("TS", [("TIME", "time_s"), ("BATCH", "batch"), ("QUEUE", "queue"),

@@ -76,7 +76,7 @@ def _push_front(e, r, qhead, qtail, qlen, nxt):
     qlen[e] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)       # nogil: a capacity search runs layouts on threads
 def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n_pre, stats,
              series):
     """Run every request to completion (module doc). Returns 0, or -1 if the requests left can
