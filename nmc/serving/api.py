@@ -138,6 +138,8 @@ class ServeReport:
             d["cost_per_million_tokens"] = usd / out_tok * 1e6
         else:
             d["price_per_device_hour"] = None
+            d["price_unknown_for"] = sorted({p.arch.name for p in self.pools.values()
+                                             if not p.price_per_hour > 0})
             d["cost_usd"] = None
             d["cost_per_million_tokens"] = None
         d["duration_s"] = dur
@@ -235,7 +237,7 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
                   preemption=preemption, load_balancer=load_balancer, swap_bw=swap)
     workload = dict(req.describe or {})
     if rate is not None:
-        workload["rate"] = float(rate)
+        workload["rate"] = float(rate)          # for programs; "arrivals" says it in words
     if req.concurrency:
         workload["concurrency"] = req.concurrency
     warnings = []

@@ -329,7 +329,7 @@ def requests(n: int | None = None, *, rate=None, concurrency: int | None = None,
         pick = rng.integers(0, tr["arrival_s"].shape[0], size=n)
         p = tr["prompt_tokens"][pick].copy()
         o = tr["output_tokens"][pick].copy()
-        desc["prompt"] = desc["output"] = "trace"
+        desc["lengths"] = "resampled from the trace"
     else:
         n = int(n or 1000)
         pl = lengths(prompt, "prompt", "prompt_tokens")
@@ -357,7 +357,7 @@ def requests(n: int | None = None, *, rate=None, concurrency: int | None = None,
 # ---- synthetic traces (experiments/make_traces.py writes the bundled ones) -----------------
 SYNTHETIC = {
     # name: (prompt lognormal mean, median, max), (output mean, median, max), rate (req/s)
-    "chat": ((600, 300, 8192), (250, 180, 2048), 2.0),
+    "chat": ((600, 300, 4096), (250, 180, 2048), 2.0),
     "summarization": ((3000, 2400, 16000), (220, 180, 1024), 0.5),
     "reasoning": ((400, 250, 4096), (4000, 2800, 32000), 0.5),
 }
