@@ -195,6 +195,9 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
         extra = 0.0                         # swap time charged to this iteration
 
         # ---- replica scheduler: choose the pass ----------------------------------------------
+        pure = False
+        nd = 0
+        csum = 0
         if sched == SCHED_STATIC:
             if not in_batch[e]:
                 while qlen[e] > 0 and nrun[e] < MB:
@@ -221,15 +224,20 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
         else:
             budget = MT
             prefills = 0
+            pure = True                     # a pure decode pass (aggregates from sums)
+            nd = 0
+            csum = 0
             if sched == SCHED_CHUNKED:
                 # running decodes first (one token each), preempting the newest sequences
                 # while their KV growth does not fit; then running partial prefills
-                _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs)
+                nd, csum = _decode_growth(e, run, nrun, cached, target, blocks, free, chunk,
+                                          bs)
                 while free[e] < 0 and nrun[e] > 0:
                     extra += _preempt(e, run, nrun, qhead, qtail, qlen, nxt, cached, target,
                                       prompt, gen, blocks, free, chunk, swapped, n_pre, swap,
                                       swap_s)
                     stats[SS_PREEMPT] += 1.0
+                    pure = False
                 for j in range(nrun[e]):
                     r = run[e, j]
                     if chunk[r] == 1 and cached[r] >= target[r]:
@@ -280,32 +288,42 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
                     t_sched[r] = t0
             if sched == SCHED_CONTINUOUS and prefills == 0:
                 # no prefill admitted: one decode step of every running sequence
-                _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs)
+                nd, csum = _decode_growth(e, run, nrun, cached, target, blocks, free, chunk,
+                                          bs)
                 while free[e] < 0 and nrun[e] > 0:
                     extra += _preempt(e, run, nrun, qhead, qtail, qlen, nxt, cached, target,
                                       prompt, gen, blocks, free, chunk, swapped, n_pre, swap,
                                       swap_s)
                     stats[SS_PREEMPT] += 1.0
+                    pure = False
+            pure = pure and prefills == 0 and nd > 0
             tot_run, tot_queue, tot_used = _totals(nrun, qlen, free, nblk)
 
         # ---- aggregates of the pass ------------------------------------------------------
-        n_seq = 0
-        tokens = 0
-        logits = 0
-        span = 0.0
-        pairs = 0.0
-        for j in range(nrun[e]):
-            r = run[e, j]
-            q = chunk[r]
-            if q == 0:
-                continue
-            c = cached[r]
-            n_seq += 1
-            tokens += q
-            span += c + q
-            pairs += q * c + q * (q + 1.0) * 0.5
-            if c + q >= target[r]:
-                logits += 1
+        if pure:                            # every sequence adds one token: q = 1, P = c + 1
+            n_seq = nd
+            tokens = nd
+            logits = nd
+            span = float(csum + nd)
+            pairs = span
+        else:
+            n_seq = 0
+            tokens = 0
+            logits = 0
+            span = 0.0
+            pairs = 0.0
+            for j in range(nrun[e]):
+                r = run[e, j]
+                q = chunk[r]
+                if q == 0:
+                    continue
+                c = cached[r]
+                n_seq += 1
+                tokens += q
+                span += c + q
+                pairs += q * c + q * (q + 1.0) * 0.5
+                if c + q >= target[r]:
+                    logits += 1
         if n_seq == 0:
             stuck += 1
             if nrun[e] > 0 and stuck > 1:
@@ -361,6 +379,37 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
         # ---- apply the pass: tokens out, completions ---------------------------------------
         keep = 0
         batch_left = False
+        if pure:
+            # every running sequence decoded one token (those admitted with their KV too)
+            stats[SS_DECODE_TOKENS] += nd
+            for j in range(nrun[e]):
+                r = run[e, j]
+                if chunk[r] == 0:           # not in this pass
+                    run[e, keep] = r
+                    keep += 1
+                    continue
+                chunk[r] = 0
+                cached[r] += 1
+                g = gen[r] + 1
+                gen[r] = g
+                if g < output[r]:
+                    run[e, keep] = r
+                    keep += 1
+                    continue
+                t_done[r] = t1
+                done += 1
+                outstanding[e] -= 1
+                if released < n:
+                    arr[released] = t1 + think
+                    released += 1
+                free[e] += blocks[r]
+                tot_used -= blocks[r]
+                blocks[r] = 0
+                tot_run -= 1
+            if t1 > t_end and keep < nrun[e]:
+                t_end = t1
+            nrun[e] = keep
+            continue
         for j in range(nrun[e]):
             r = run[e, j]
             q = chunk[r]
@@ -432,19 +481,22 @@ def _totals(nrun, qlen, free, nblk):
 @njit(cache=True, inline="always")
 def _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs):
     """Every running sequence that has its prompt in the cache decodes one token: chunk = 1 and
-    the block its new KV entry needs is taken (free may go negative: the caller preempts).
-    Returns the number of decodes."""
+    the block its new KV entry needs is taken (free may go negative: the caller preempts). A
+    running sequence holds ceil(cached / bs) blocks, so it needs one more when cached is a
+    multiple of bs. Returns (decodes, sum of their cached tokens)."""
     nd = 0
+    csum = 0
     for j in range(nrun[e]):
         r = run[e, j]
-        if cached[r] >= target[r]:
+        c = cached[r]
+        if c >= target[r]:
             chunk[r] = 1
             nd += 1
-            need = _blocks(cached[r] + 1, bs) - blocks[r]
-            if need > 0:
-                blocks[r] += need
-                free[e] -= need
-    return nd
+            csum += c
+            if c % bs == 0:
+                blocks[r] += 1
+                free[e] -= 1
+    return nd, csum
 
 
 @njit(cache=True, inline="always")
