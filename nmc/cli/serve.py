@@ -55,7 +55,7 @@ def format_report(d: dict) -> str:
         name = "" if role == "serve" else f"{role}: "
         parts.append(f"{name}{p['replicas']} x {p['arch']} (tp {p['tp']}, pp {p['pp']}), "
                      f"{p['scheduler']}, max batch {p['max_batch']}, max tokens "
-                     f"{p['max_tokens'] if p['max_tokens'] < 1 << 30 else '-'}, KV "
+                     f"{p['max_tokens']}, KV "
                      f"{p['kv_tokens_per_engine']} tokens per engine")
     w = d["workload"]
     lines = [f"{d['model']}: {d['n_requests']} requests ("
@@ -155,12 +155,9 @@ def _cmd_search(args) -> int:
     if args.search_defaults:
         for k in ("tps", "pps", "schedulers", "max_batches", "max_tokens"):
             layout_kw.pop(k)
-    done = [0]
-
     def progress(i, n):
-        if not args.quiet and (i == n or i % max(n // 20, 1) == 0):
+        if not args.quiet and sys.stderr.isatty() and (i == n or i % max(n // 20, 1) == 0):
             print(f"\r  {i}/{n} layouts", end="" if i < n else "\n", file=sys.stderr)
-            done[0] = i
     try:
         res = capacity_search(args.model, archs, rate=_rate(args.rate), n_requests=args.n_requests
                               or 1000, steps=args.steps, client=client, progress=progress,
@@ -241,7 +238,7 @@ def register(sub) -> None:
     f.add_argument("--max-batch", default="256", help="sequences per iteration (--search: "
                    "list)")
     f.add_argument("--max-tokens", type=int, help="tokens per iteration (default 8192; chunked "
-                   "2048)")
+                   "2048; static 16384)")
     f.add_argument("--block-size", type=int, default=16, help="tokens per KV-cache block")
     f.add_argument("--preemption", default="recompute", choices=["recompute", "swap"])
     f.add_argument("--swap-bw", default="25 GB/s", help="host link for swap preemption")

@@ -14,9 +14,10 @@ request at completion + think time, so request j >= C arrives when an earlier on
 Per engine (replica level, in the names of Vidur's replica scheduler): a FIFO queue (a linked
 list through `nxt`), a running list in admission order, a pool of KV blocks. Per iteration the
 scheduler picks the batch:
-  static      when no batch runs, admit up to max_batch requests that fit with their full
-              length reserved (prompt + output); prefill them in one pass, then decode the
-              whole batch (finished sequences stay in it as padding) until every one is done.
+  static      when no batch runs, admit up to max_batch requests (prompts within max_tokens)
+              that fit with their full length reserved (prompt + output); prefill them in one
+              pass, then decode the whole batch (finished sequences stay in it as padding)
+              until every one is done.
   continuous  admit queued requests FIFO while batch slots, the token budget (max_tokens) and
               KV blocks for their prompts allow; if any were admitted the iteration is their
               prefill alone (running decodes wait), otherwise one decode step of every running
@@ -200,11 +201,13 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
         csum = 0
         if sched == SCHED_STATIC:
             if not in_batch[e]:
+                budget = MT
                 while qlen[e] > 0 and nrun[e] < MB:
                     r = qhead[e]
                     need = _blocks(prompt[r] + output[r], bs)    # full length reserved
-                    if need > free[e]:
+                    if need > free[e] or (nrun[e] > 0 and prompt[r] > budget):
                         break
+                    budget -= prompt[r]
                     _pop(e, qhead, qtail, qlen, nxt)
                     tot_queue -= 1
                     blocks[r] = need

@@ -124,7 +124,7 @@ class ServeReport:
         d["preempted_requests"] = int((self.preemptions > 0).sum())
         # energy: dynamic (every pass) + static power of every device for the whole duration
         e_dyn = sum(s["energy_j"] for s in self.stats.values())
-        e_static = sum(p.devices * p.arch["p_static"] * dur for p in self.pools.values())
+        e_static = sum(p.static_power_w * dur for p in self.pools.values())
         e_link = 0.0
         if self.kv_link is not None:
             e_link = self.kv_link["bytes"] * self.kv_link["j_per_byte"]

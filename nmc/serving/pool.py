@@ -19,7 +19,8 @@ from .. import units
 from ..analysis.inference import check_scenario
 from ..arch.loader import Architecture
 from ..engine import layout as L
-from ..engine.ops import footprint
+from ..engine.aimc import model_tiles, system_chips
+from ..engine.ops import build_ops, footprint
 from ..engine.serve_loop import simulate
 from ..engine.vectors import model_vector, scenario_vector
 from ..errors import ScenarioError
@@ -29,7 +30,7 @@ from ..workload.scenario import DTYPES, Scenario
 SCHEDULERS = tuple(L.SCHED_NAMES)                      # static, continuous, chunked
 LOAD_BALANCERS = tuple(L.LB_NAMES)                     # round-robin, least-loaded, random
 PREEMPTIONS = tuple(L.PREEMPT_NAMES)                   # recompute, swap
-DEFAULT_MAX_TOKENS = {"static": 1 << 30, "continuous": 8192, "chunked": 2048}
+DEFAULT_MAX_TOKENS = {"static": 16384, "continuous": 8192, "chunked": 2048}
 
 
 def _choice(value, allowed, what):
@@ -100,9 +101,21 @@ class Pool:
         w, kv1, _ = footprint(self.m, 1.0, 1.0, 1.0, float(self.tp), wdt, adt, kvdt)
         w /= self.pp
         kv1 /= self.pp                                  # one token's KV on one device
-        t_max = min(self.max_tokens, 1 << 20)
-        _, _, act = footprint(self.m, float(self.max_batch), 0.0, t_max / self.max_batch,
+        _, _, act = footprint(self.m, float(self.max_batch), 0.0,
+                              self.max_tokens / self.max_batch,
                               float(self.tp), wdt, adt, kvdt)
+        self.static_power_w = self.devices * a["p_static"]
+        if a["aimc_tiles"] > 0:
+            # AIMC: static weights sit in the crossbar tiles when they fit; the digital unit's
+            # memory then holds the embedding table, KV cache and activations (as
+            # aimc.aimc_summary); every chip draws its static power for the whole time
+            ops = np.zeros((L.N_SLOTS, L.N_OF))
+            build_ops(self.m, 1.0, 1.0, 0.0, float(self.tp), wdt, adt, kvdt, ops)
+            need, _ = model_tiles(ops, self.a)
+            chips, _ = system_chips(self.a, need)
+            if need <= chips * a["aimc_tiles"]:
+                w = self.spec.vocab * self.spec.d_model * DTYPES[self.weights][1]
+            self.static_power_w += self.replicas * self.pp * chips * a["aimc_p_chip"]
         self.weight_bytes = w
         self.activation_bytes = act
         self.kv_token_bytes = kv1                       # per device
