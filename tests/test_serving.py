@@ -270,3 +270,20 @@ def test_cli_errors_are_one_line(capsys):
     assert main(["serve", "--model", M, "--arch", A, "--tp", "4", "--rate", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nmc: error:") and err.count("\n") == 1
+
+
+# ---- measurement rows (the validation hook) ------------------------------------------------
+def test_measurement_row_to_serve():
+    from nmc.serving.rows import measurement_kwargs, serve_row
+    from nmc.validation.measurements import load
+    rows = [r for r in load() if r["group"] == "gpu-serving"]
+    static = next(r for r in rows if "gptSessionBenchmark" in (r.get("notes") or ""))
+    kw = measurement_kwargs(static)
+    assert kw["scheduler"] == "static" and kw["max_batch"] == static["batch"]
+    assert kw["rate"] == math.inf and kw["n_requests"] == static["batch"]
+    row = {"id": "x", "model": "llama-3-8b", "arch": "h100-sxm", "tp": 1, "dataset": "chat",
+           "concurrency": 8, "framework": "vLLM 0.6", "metric": "ttft_ms"}
+    kw = measurement_kwargs(row)
+    assert kw["concurrency"] == 8 and kw["trace"] == "chat" and kw["scheduler"] == "continuous"
+    rep, field = serve_row({**row, "concurrency": 2}, n_requests=20)
+    assert field == "ttft_p50_s" and rep.to_dict()[field] > 0
