@@ -123,7 +123,8 @@ class Pool:
         avail = cap - w - act
         if avail <= 0:
             raise ScenarioError(
-                f"{self.spec.name} does not fit on {a.name} with tp={self.tp}, pp={self.pp}: "
+                ("" if self.role == "serve" else f"{self.role} pool: ")
+                + f"{self.spec.name} does not fit on {a.name} with tp={self.tp}, pp={self.pp}: "
                 f"weights {w / 1e9:.1f} GB + activations {act / 1e9:.2f} GB per device exceed "
                 f"the usable {cap / 1e9:.1f} GB (raise tp or pp, or lower max_tokens)")
         tokens = avail / kv1
