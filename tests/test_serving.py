@@ -151,7 +151,10 @@ def test_cost_and_energy():
     assert d["cost_per_million_tokens"] == pytest.approx(d["cost_usd"] / tokens * 1e6)
     a = nmc.load_arch(A)
     assert d["energy_j"] > 4 * a["p_static"] * d["duration_s"]
-    assert nmc.serve(M, A, tp=TP, rate=2.0, n_requests=20).to_dict()["cost_usd"] is None
+    d = nmc.serve(M, A, tp=TP, rate=2.0, n_requests=20).to_dict()      # the preset's price
+    assert d["cost_usd"] == pytest.approx(4 * a["price_per_hour"] * d["duration_s"] / 3600)
+    d = nmc.serve(M, "h20", tp=TP, rate=2.0, n_requests=20).to_dict()   # no price known
+    assert d["cost_usd"] is None and d["price_unknown_for"] == ["h20"]
 
 
 def test_time_series(tmp_path):

@@ -92,3 +92,21 @@ def test_a_partial_chunk_emits_no_logits():
     out = np.zeros((2, 2))
     price_batches(m, s, a.vector(), np.array([agg, _agg(1, 256, 0)], float), out)
     assert out[0, 0] < out[1, 0]
+
+
+@pytest.mark.parametrize("model,arch,tp", [c for c in CASES if "pim" not in c[1]
+                                           and "aimc" not in c[1]])
+def test_decode_fast_path_equals_the_whole_pass(model, arch, tp):
+    """The loop prices a pure decode pass as (token-wise rows, kept per batch size) +
+    (attention rows): equal to pricing the whole table to rounding."""
+    from nmc.engine.serve import price_decodes
+    m, s, a = _vectors(model, arch, tp)
+    rng = np.random.default_rng(0)
+    ns = rng.integers(1, 300, 50)
+    spans = ns * rng.integers(10, 5000, 50).astype(float)
+    fast = np.zeros((50, 2))
+    whole = np.zeros((50, 2))
+    price_decodes(m, s, a.vector(), ns, spans, fast)
+    aggs = np.stack([ns, ns, ns, spans, spans], axis=1).astype(float)
+    price_batches(m, s, a.vector(), aggs, whole)
+    assert np.allclose(fast, whole, rtol=1e-12, atol=0)

@@ -50,7 +50,7 @@ from .layout import (
     SV_MAX_TOKENS, SV_P2P_E, SV_P2P_LAT, SV_P2P_S, SV_PP, SV_PREEMPT, SV_SCHED, SV_SEED,
     SV_SWAP_S, SV_THINK, TS_BATCH, TS_KV, TS_QUEUE, TS_TIME, TS_TOKENS,
 )
-from .serve import price_batch
+from .serve import host_only, price_batch, price_decode
 
 
 @njit(cache=True, inline="always")
@@ -109,6 +109,9 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
     prep = np.zeros((N_PREP, N_SLOTS))
     px = np.zeros(N_PX)
     agg = np.zeros(N_AG)
+    att = np.zeros((N_SLOTS, N_OF))         # the attention rows of a pure decode pass
+    split = host_only(a)                    # price_decode's fast path applies
+    memo = np.full((MB + 1, 2), -1.0)       # token-wise rows of a decode pass of n sequences
 
     # per request
     gen = np.zeros(n, dtype=np.int64)        # tokens generated
@@ -343,7 +346,11 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
         agg[AG_LOGITS] = logits
         agg[AG_SPAN] = span
         agg[AG_PAIRS] = pairs
-        dt, energy = price_batch(m, s, a, agg, ops, terms, acc, prep, px)
+        if pure and split:
+            dt, energy = price_decode(m, s, a, nd, span, ops, att, terms, acc, prep, px, memo,
+                                      agg)
+        else:
+            dt, energy = price_batch(m, s, a, agg, ops, terms, acc, prep, px)
         if hops > 0:
             dt += hops * (tokens * p2p_s + p2p_lat)
             energy += hops * tokens * p2p_e
