@@ -192,8 +192,9 @@ def _cmd_search(args) -> int:
               f"{_fmt_s(v['tpot_p99_s'])} -> {'meets' if v['meets_slo'] else 'MISSES'} the SLO"
               + ("" if v["meets_slo"] else " (sampling noise of the search's "
                  "requests; add a unit or raise --n-requests)"))
-    ok = sorted((r for r in res.rows if r["feasible"]),
-                key=lambda r: (r["devices"], -r["rate_per_device"]))[:args.top]
+    ok = sorted((r for r in res.rows if r["feasible"]),       # the order `best` is chosen in
+                key=lambda r: (r["devices"], r["cost_per_million_tokens"] or 0.0,
+                               r["ttft_p90_s"]))[:args.top]
     rows = [{"label": r["label"], "devices_per_unit": r["devices_per_unit"],
              "rate_per_unit": r["rate_per_unit"], "rate_per_device": r["rate_per_device"],
              "units": r["units"], "devices": r["devices"],

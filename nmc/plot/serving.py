@@ -3,6 +3,7 @@ use) and the cost-latency Pareto chart of a capacity search across architectures
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -67,14 +68,20 @@ def pareto_chart(rows, path, y: str = "ttft_p90_s", x: str | None = None,
             front.append(r)
             best_y = r[y]
     ax.plot([r[x] for r in front], [r[y] * 1e3 for r in front], "k-", lw=1, label="Pareto front")
-    for r in front[:8]:
-        ax.annotate(r["label"], (r[x], r[y] * 1e3), fontsize=6, xytext=(3, 3),
+    step = max(1, len(front) // 6)              # label about six points along the front
+    for r in front[::step]:
+        ax.annotate(r["label"], (r[x], r[y] * 1e3), fontsize=6, xytext=(4, 2),
                     textcoords="offset points")
     ax.set_xlabel({"cost_per_million_tokens": "USD per million output tokens",
                    "devices_per_rate": "devices per request/s (no price known)"}.get(x, x))
     ax.set_ylabel(y.replace("_s", "") + " (ms)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    for axis in (ax.xaxis, ax.yaxis):               # plain numbers on the (short) log axes
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain)
+        axis.set_tick_params(which="minor", labelsize=7)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     ax.set_title(title or "capacity search: each layout at its highest rate under the SLO",

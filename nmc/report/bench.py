@@ -251,14 +251,16 @@ def format_report(r: dict) -> str:
 
 
 # ---- serving (nmc bench --serve) -----------------------------------------------------------
-SERVE_CASE = dict(model="llama-2-70b", arch="h100-sxm", tp=4, rate=8.0, trace="chat",
-                  scheduler="continuous")
+SERVE_CASE = dict(model="llama-2-70b", arch="h100-sxm", tp=4, rate=8.0,
+                  prompt="lognormal:mean=600,median=300,max=2048",
+                  output="lognormal:mean=250,median=180,max=2048", scheduler="continuous")
 
 
 def run_serve_bench(quick: bool = False, search: bool = True) -> dict:
     """Simulated requests per second of wall time for SERVE_CASE (1M requests; 100k with
-    quick): the chat trace's lengths under Poisson arrivals at 8 requests/s on one Llama-2-70B
-    TP4 H100 replica, continuous batching. Wall time of nmc.serve end to end (request
+    quick): chat-like lognormal lengths (the chat trace's shape, capped at 2048 + 2048 tokens to
+    stay within Llama-2's 4096 positions) under Poisson arrivals at 8 requests/s on one
+    Llama-2-70B TP4 H100 replica, continuous batching. Wall time of nmc.serve end to end (request
     generation, the event loop, the report) and of the event loop alone; then a capacity
     search over the default layout grid plus disaggregated pools (>= 200 layouts)."""
     from ..serving import serve
@@ -287,7 +289,8 @@ def run_serve_bench(quick: bool = False, search: bool = True) -> dict:
             kw.update(max_batches=(64, 256), max_tokens=(8192,))
         cands = layouts("llama-2-70b", ["h100-sxm"], **kw)
         t = time.perf_counter()
-        res = capacity_search("llama-2-70b", ["h100-sxm"], rate=20.0, trace="chat",
+        res = capacity_search("llama-2-70b", ["h100-sxm"], rate=20.0,
+                              prompt=SERVE_CASE["prompt"], output=SERVE_CASE["output"],
                               n_requests=1000, candidates=cands)
         out["search_s"] = time.perf_counter() - t
         out["search_layouts"] = len(cands)
@@ -302,7 +305,7 @@ def run_serve_bench(quick: bool = False, search: bool = True) -> dict:
 def format_serve_report(r: dict) -> str:
     c = r["serve_case"]
     lines = [f"nmc bench --serve: {c['model']} on {c['arch']} tp{c['tp']}, {c['scheduler']}, "
-             f"{c['trace']} lengths, Poisson {c['rate']:g} requests/s",
+             f"prompt {c['prompt']}, output {c['output']}, Poisson {c['rate']:g} requests/s",
              f"  machine: {r['machine']['cpus']} CPUs; 1-min load average "
              f"{r['machine']['load_average_before']:.2f} before, "
              f"{r['machine']['load_average_after']:.2f} after",
