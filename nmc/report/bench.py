@@ -271,11 +271,12 @@ def run_serve_bench(quick: bool = False, search: bool = True) -> dict:
     t = time.perf_counter()
     serve(n_requests=100, **SERVE_CASE)              # JIT compile or cache load
     out["serve_first_call_s"] = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     r = serve(n_requests=n, **SERVE_CASE)
     t1 = time.perf_counter()
     d = r.to_dict()
     t2 = time.perf_counter()
+    out["serve_cpu_s"] = time.process_time() - c        # this process, all threads
     out["serve_wall_s"] = t2 - t
     out["serve_report_s"] = t2 - t1
     out["serve_requests_per_s"] = n / (t2 - t)
@@ -288,11 +289,12 @@ def run_serve_bench(quick: bool = False, search: bool = True) -> dict:
         if quick:
             kw.update(max_batches=(64, 256), max_tokens=(8192,))
         cands = layouts("llama-2-70b", ["h100-sxm"], **kw)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = capacity_search("llama-2-70b", ["h100-sxm"], rate=20.0,
                               prompt=SERVE_CASE["prompt"], output=SERVE_CASE["output"],
                               n_requests=1000, candidates=cands)
         out["search_s"] = time.perf_counter() - t
+        out["search_cpu_s"] = time.process_time() - c
         out["search_layouts"] = len(cands)
         out["search_layouts_simulated"] = sum(1 for x in res.rows if x["fits"])
         out["search_simulations"] = res.simulations
@@ -310,12 +312,14 @@ def format_serve_report(r: dict) -> str:
              f"{r['machine']['load_average_before']:.2f} before, "
              f"{r['machine']['load_average_after']:.2f} after",
              f"  {c['n_requests']} requests in {r['serve_wall_s']:.2f} s wall = "
-             f"{r['serve_requests_per_s']:.0f} simulated requests/s ({r['serve_iterations']} "
+             f"{r['serve_requests_per_s']:.0f} simulated requests/s ({r['serve_cpu_s']:.2f} s "
+             f"CPU; {r['serve_iterations']} "
              f"iterations, {r['serve_iterations_per_s'] / 1e6:.2f} M iterations/s in the loop; "
              f"report {r['serve_report_s']:.2f} s; first call {r['serve_first_call_s']:.2f} s)"]
     if "search_s" in r:
         lines.append(f"  capacity search: {r['search_layouts']} layouts "
                      f"({r['search_layouts_simulated']} fit), {r['search_simulations']} "
-                     f"simulations in {r['search_s']:.1f} s; fewest devices "
+                     f"simulations in {r['search_s']:.1f} s wall ({r['search_cpu_s']:.1f} s CPU "
+                     f"on {r['machine']['cpus']} threads); fewest devices "
                      f"{r['search_best_devices']} ({r['search_best']})")
     return "\n".join(lines)
