@@ -48,15 +48,29 @@ def test_n_identical_requests_at_once(scheduler):
 def test_static_batching_pads_to_the_longest():
     """Static: the batch holds every sequence (finished ones as padding) until the longest
     ends, and admits no one meanwhile."""
-    out = np.array([10, 40])
     req = nmc.workload.serving.Requests(np.zeros(3), np.array([100, 100, 100]),
                                         np.array([10, 40, 5]))
     r = nmc.serve(M, A, tp=TP, requests_=req, scheduler="static", max_batch=2)
     assert r.t_done[0] < r.t_done[1]
     assert r.t_sched[2] == pytest.approx(r.t_done[1])       # waits for the whole batch
-    assert out.max() == 40
     d = r.to_dict()
     assert d["mean_batch"] > 1.8                             # padding rows counted
+
+
+def test_chunked_prefill_of_one_long_prompt():
+    """A 5000-token prompt with a 2048-token budget: chunks of 2048, 2048 and 904 tokens on
+    0, 2048 and 4096 cached ones; only the last emits a token (the LM head runs once)."""
+    from nmc.engine.serve import price_batches
+    from nmc.engine.vectors import model_vector, scenario_vector
+    from nmc.workload.scenario import Scenario
+    r = nmc.serve(M, A, tp=TP, rate=1.0, n_requests=1, prompt=5000, output=3,
+                  scheduler="chunked", max_tokens=2048)
+    chunks = [(2048, 0, 0), (2048, 2048, 0), (904, 4096, 1)]
+    aggs = np.array([[q, 1, lg, c + q, q * c + q * (q + 1) / 2] for q, c, lg in chunks], float)
+    out = np.zeros((3, 2))
+    price_batches(model_vector(nmc.load_model(M)), scenario_vector(Scenario(tp=TP)),
+                  nmc.load_arch(A).vector(), aggs, out)
+    assert r.ttft[0] == pytest.approx(out[:, 0].sum(), rel=1e-12)
 
 
 def test_closed_loop_of_one_is_sequential():

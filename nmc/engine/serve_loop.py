@@ -156,6 +156,7 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
     done = 0
     rr = 0
     t_end = 0.0
+    t_disp = 0.0                            # time of the latest dispatch
     stuck = 0
 
     while done < n:
@@ -180,8 +181,11 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
             else:
                 g = rr
                 rr = (rr + 1) % E
+            # closed loop on several engines: a completion processed later may release a
+            # request that arrives earlier than one already dispatched; it is dispatched now
+            t_disp = max(t_disp, arr[r])
             if nrun[g] == 0 and qlen[g] == 0:
-                clock[g] = max(clock[g], arr[r])
+                clock[g] = max(clock[g], t_disp)
             if qtail[g] < 0:
                 qhead[g] = r
             else:

@@ -86,6 +86,13 @@ def layouts(model, archs, *, tps=DEFAULT_TPS, pps=DEFAULT_PPS, schedulers=DEFAUL
     dividing the heads and within a node, pp at most the layers; with disaggregated, also
     prefill tp x decode (arch, tp) x replica ratio (max_batch 256, max_tokens 8192)."""
     spec = load_model(model)
+    if "disaggregated" in schedulers:
+        disaggregated = True
+        schedulers = [x for x in schedulers if x != "disaggregated"]
+    for x in schedulers:
+        if x not in ("static", "continuous", "chunked"):
+            raise ScenarioError(f"scheduler must be one of static, continuous, chunked, "
+                                f"disaggregated, got {x!r}")
     out = []
     for arch in archs:
         a = load_arch(arch)
