@@ -17,7 +17,7 @@ HEAD = [("ttft_p50_s", "TTFT p50"), ("ttft_p90_s", "TTFT p90"), ("ttft_p99_s", "
         ("e2e_p50_s", "e2e p50"), ("e2e_p90_s", "e2e p90"), ("e2e_p99_s", "e2e p99")]
 SEARCH_COLS = ["label", "devices_per_unit", "rate_per_unit", "rate_per_device", "units",
                "devices", "ttft_p90_ms", "tpot_p99_ms", "mean_batch", "energy_per_token_j",
-               "cost_per_million_tokens", "note"]
+               "cost_per_million_tokens"]
 
 
 def _rate(text):
@@ -201,7 +201,7 @@ def _cmd_search(args) -> int:
              "ttft_p90_ms": r["ttft_p90_s"] * 1e3,
              "tpot_p99_ms": (r["tpot_p99_s"] or 0) * 1e3, "mean_batch": r["mean_batch"],
              "energy_per_token_j": r["energy_per_token_j"],
-             "cost_per_million_tokens": r["cost_per_million_tokens"], "note": ""}
+             "cost_per_million_tokens": r["cost_per_million_tokens"]}
             for r in ok]
     print(render(rows, SEARCH_COLS))
     for p in (args.output_csv, args.pareto):
