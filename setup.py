@@ -13,7 +13,7 @@ class BuildPyWithData(build_py):
         super().run()
         src = Path(__file__).resolve().parent / "models"
         dst = Path(self.build_lib) / "nmc" / "data"
-        for sub in ("llm", "arch", "measurements"):
+        for sub in ("llm", "arch", "measurements", "traces"):
             if (src / sub).is_dir():
                 shutil.copytree(src / sub, dst / sub, dirs_exist_ok=True)
 

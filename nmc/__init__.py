@@ -6,6 +6,7 @@ The public API, re-exported here:
     nmc.train(model, arch, ...)        one training step on a cluster -> TrainReport
     nmc.sweep(model, arch, grid, ...)  a grid through the sweep kernel -> Table
     nmc.search(model, arch, param, target, ...)   bisection on one parameter
+    nmc.serve(model, arch, rate=..., ...)  a request stream on a fleet -> ServeReport
     nmc.load_model / list_models / load_arch / list_archs, nmc.sweeps.load(dir)"""
 __version__ = "0.1.0"
 
@@ -17,3 +18,4 @@ from .analysis.inference import Report, analyze  # noqa: F401,E402
 from .analysis.training import TrainReport, train  # noqa: F401,E402
 from . import sweeps  # noqa: F401,E402
 from .sweeps import Table, search, sweep  # noqa: F401,E402
+from .serving import ServeReport, serve  # noqa: F401,E402

@@ -7,7 +7,7 @@ _PKG = Path(__file__).resolve().parent
 
 
 def data_dir() -> Path:
-    """Root holding llm/, arch/ and measurements/."""
+    """Root holding llm/, arch/, measurements/ and traces/."""
     repo = _PKG.parent / "models"
     if (repo / "llm").is_dir():
         return repo
@@ -24,3 +24,7 @@ def arch_dir() -> Path:
 
 def measurements_dir() -> Path:
     return data_dir() / "measurements"
+
+
+def traces_dir() -> Path:
+    return data_dir() / "traces"

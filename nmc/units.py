@@ -1,5 +1,5 @@
 """Parse and format quantities with units. Everything inside nmc is in SI base units:
-s, B, FLOP, FLOP/s, B/s, J, W, mm2."""
+s, B, FLOP, FLOP/s, B/s, J, W, mm2; prices in US dollars per device-hour."""
 from __future__ import annotations
 
 import re
@@ -14,7 +14,8 @@ _SMALL = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f":
 def _table() -> dict[str, dict[str, float]]:
     t: dict[str, dict[str, float]] = {k: {} for k in
                                       ("flops", "bw", "bytes", "time", "power", "energy_flop",
-                                       "energy_byte", "area", "count", "fraction", "freq", "energy")}
+                                       "energy_byte", "area", "count", "fraction", "freq", "energy",
+                                       "price")}
     for p, f in _DEC.items():
         for u in ("FLOPS", "FLOP/s", "OPS", "OP/s"):
             t["flops"][p + u] = f
@@ -38,6 +39,8 @@ def _table() -> dict[str, dict[str, float]]:
     t["time"]["h"] = 3600.0
     t["time"]["day"] = 86400.0
     t["time"]["year"] = 365.25 * 86400.0         # Julian year
+    for u in ("$/h", "$/hour", "$/hr", "USD/h", "USD/hour", "USD/hr"):   # US dollars per hour
+        t["price"][u] = 1.0
     t["area"]["mm2"] = 1.0
     t["area"]["mm^2"] = 1.0
     return t

@@ -68,6 +68,8 @@ HOST = [
     # information (not used by the cost kernel, used by nmc.arch.export and listings)
     P("tdp", "power", "power", 0.0, 0, INF, "board/module power"),
     P("die_area", "die", "area", 0.0, 0, INF, "die area in mm2 for export-control density"),
+    # cost (not used by the cost kernel; nmc serve: cost per million tokens)
+    P("price_per_hour", "cost", "price", 0.0, 0, INF, "rental price of one device-hour in USD (0: unknown)"),
 ]
 
 # Blocks of the flat vector. Families append theirs here.

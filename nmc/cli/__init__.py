@@ -10,9 +10,9 @@ import sys
 
 from .. import __version__
 from ..errors import NmcError
-from . import aimc, explore, inference, pim, policy, report, sweep, train, validate
+from . import aimc, explore, inference, pim, policy, report, serve, sweep, train, validate
 
-COMMANDS = (inference, train, sweep, validate, aimc, pim, policy, report, explore)
+COMMANDS = (inference, serve, train, sweep, validate, aimc, pim, policy, report, explore)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from .cache import cache_dir, kernels_cache_dir
 
 with kernels_cache_dir():
     from . import (  # noqa: F401  (decorating the kernels: their cache path is fixed here)
-        aimc, aimc_train, collectives, gpu, mapping, ops, passes, pim, train, evaluate,
+        aimc, aimc_train, collectives, gpu, mapping, ops, passes, pim, train, evaluate, serve, serve_loop,
     )
     from .evaluate import evaluate_grid, evaluate_point  # noqa: F401
 

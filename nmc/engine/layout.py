@@ -248,3 +248,47 @@ A_E_MEM = _AI["e_mem"]
 A_E_SRAM = _AI["e_sram"]
 A_E_LINK = _AI["e_link"]
 A_P_STATIC = _AI["p_static"]
+
+# ---- serving: one iteration's batch, the simulator's configuration and its counters ----------
+# (nmc/engine/serve.py prices an iteration; nmc/engine/serve_loop.py is the event loop)
+BATCH_FIELDS = declare("AG", [
+    ("TOKENS", "tokens"),       # new tokens in the pass, all sequences
+    ("SEQS", "seqs"),           # sequences in the pass
+    ("LOGITS", "logits"),       # sequences that emit a token
+    ("SPAN", "span"),           # sum over sequences of cached + new tokens
+    ("PAIRS", "pairs"),         # sum over sequences of causal query-key pairs
+])
+N_AG = block_end("AG")
+SCHED_NAMES = declare("SCHED", [("STATIC", "static"), ("CONTINUOUS", "continuous"),
+                                ("CHUNKED", "chunked")])
+LB_NAMES = declare("LB", [("ROUND_ROBIN", "round-robin"), ("LEAST", "least-loaded"),
+                          ("RANDOM", "random")])
+PREEMPT_NAMES = declare("PRE", [("RECOMPUTE", "recompute"), ("SWAP", "swap")])
+SERVE_FIELDS = declare("SV", [
+    ("SCHED", "scheduler"), ("MAX_BATCH", "max_batch"), ("MAX_TOKENS", "max_tokens"),
+    ("BLOCK", "block_size"), ("BLOCKS", "kv_blocks"),            # KV blocks per engine
+    ("ENGINES", "engines"), ("LB", "load_balancer"), ("PREEMPT", "preemption"),
+    ("SWAP_S", "swap_s_per_token"),     # seconds to move one token's KV to or from the host
+    ("CONCURRENCY", "concurrency"),     # closed-loop users (0: open loop)
+    ("THINK", "think_s"),               # closed-loop think time
+    ("PP", "pp"), ("P2P_S", "p2p_s_per_token"), ("P2P_LAT", "p2p_latency_s"),
+    ("P2P_E", "p2p_j_per_token"),       # per pipeline stage boundary
+    ("SEED", "seed"),                   # the random load balancer's
+    ("SERIES", "series_points"),
+])
+N_SV = block_end("SV")
+SERVE_STATS = declare("SS", [
+    ("ITERS", "iterations"), ("BUSY", "busy_s"),                 # summed over engines
+    ("SEQS", "seqs"), ("TOKENS", "tokens"),                      # summed over iterations
+    ("PREFILL_TOKENS", "prefill_tokens"),                        # incl. recomputed ones
+    ("DECODE_TOKENS", "decode_tokens"), ("ENERGY", "energy_j"),  # dynamic energy
+    ("PREEMPT", "preemptions"),
+    ("RUN_TIME", "running_s"),          # sum of running sequences x iteration time
+    ("KV_TIME", "kv_block_s"),          # sum of used KV blocks x iteration time
+    ("KV_PEAK", "kv_peak_blocks"), ("END", "end_s"), ("SWAP_S", "swap_s"),
+    ("DONE", "done"), ("SERIES_N", "series_n"), ("SERIES_STRIDE", "series_stride"),
+])
+N_SS = block_end("SS")
+SERIES_FIELDS = declare("TS", [("TIME", "time_s"), ("BATCH", "batch"), ("QUEUE", "queue"),
+                               ("KV", "kv_use"), ("TOKENS", "tokens")])
+N_TS = block_end("TS")

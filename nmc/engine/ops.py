@@ -80,19 +80,16 @@ def _vec(ops, s, kind, count, elems_in, elems_out, flops, wbytes, ab):
     ops[s, O_TFRAC] = 1.0
 
 
-@njit(cache=True)
-def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
-    for i in range(N_SLOTS):
-        for j in range(N_OF):
-            ops[i, j] = 0.0
-    wb = DT_BYTES[int(wdt)]
+@njit(cache=True, inline="always")
+def attention_rows(ops, m, b, q, span, pairs, tp, adt, kvdt, rt):
+    """Rows attn_score, softmax, attn_context of `b` sequences that each add `q` new tokens,
+    attend over `span` tokens (cached + new) and form `pairs` causal query-key pairs per head,
+    with the KV-append kernels of runtime mode rt (build_ops: span = c + q,
+    pairs = q c + q (q + 1) / 2; a mixed serving batch passes its per-sequence means,
+    nmc/engine/serve.py)."""
     ab = DT_BYTES[int(adt)]
     kvb = DT_BYTES[int(kvdt)]
     L = m[M_LAYERS]
-    d = m[M_D]
-    T = b * q                                   # tokens in this pass
-    n_moe = m[M_MOE_LAYERS]
-    n_dense = L - n_moe
     h = m[M_HEADS] / tp                         # query heads per device
     if m[M_KV_SHARED] > 0.5:
         hkv = m[M_KV_HEADS]                     # latent cache replicated on every device
@@ -103,27 +100,6 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
     group = h / hkv
     dqk = m[M_DQK]
     dv = m[M_DV]
-    nmat_up = 2.0 if m[M_GATED] > 0.5 else 1.0
-    r = int(rt)
-    k_norm = K_NORM_RT[r]
-
-    _vec(ops, OP_EMBED, K_EMBED, 1.0, T * d, T * d, 0.0, 0.0, ab)
-    _vec(ops, OP_NORM1, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
-    ops[OP_NORM1, O_KERNELS] = k_norm
-    _gemm(ops, OP_QKV, L, T, m[M_Q_OUT] / tp, d, 1.0, wb, ab, adt, 1.0)
-    if r == 0:
-        ops[OP_QKV, O_KERNELS] = 3.0
-    if K_ROPE_RT[r] > 0:
-        # rotary embedding of the new queries and keys (read and written once)
-        rot = T * (h + hkv) * dqk
-        _vec(ops, OP_ROPE, K_ELTWISE, L, rot, rot, ROPE_FLOPS * rot, 0.0, ab)
-        ops[OP_ROPE, O_KERNELS] = K_ROPE_RT[r]
-    if m[M_KVB_N] > 0:
-        _gemm(ops, OP_KVB, L, T, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
-
-    # attention over the KV cache: causal pairs per sequence and head
-    pairs = q * c + q * (q + 1.0) * 0.5
-    span = c + q
     tfrac = pairs / (q * span)
     s = OP_SCORE
     ops[s, O_COUNT] = L
@@ -140,7 +116,7 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
         ops[s, O_KVRD] = b * span * hkv * dqk * kvb         # keys
     ops[s, O_KVWR] = b * q * kv_elems * kvb                 # new keys and values appended
     ops[s, O_DTYPE] = adt
-    ops[s, O_KERNELS] = 1.0 + K_KVWRITE_RT[r]               # fused score+softmax+context kernel
+    ops[s, O_KERNELS] = 1.0 + K_KVWRITE_RT[int(rt)]         # fused score+softmax+context kernel
     ops[s, O_TFRAC] = tfrac
 
     s = OP_SOFTMAX
@@ -166,6 +142,46 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
         ops[s, O_KVRD] = b * span * hkv * dv * kvb          # values
     ops[s, O_DTYPE] = adt
     ops[s, O_TFRAC] = tfrac
+
+
+@njit(cache=True)
+def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
+    for i in range(N_SLOTS):
+        for j in range(N_OF):
+            ops[i, j] = 0.0
+    wb = DT_BYTES[int(wdt)]
+    ab = DT_BYTES[int(adt)]
+    L = m[M_LAYERS]
+    d = m[M_D]
+    T = b * q                                   # tokens in this pass
+    n_moe = m[M_MOE_LAYERS]
+    n_dense = L - n_moe
+    h = m[M_HEADS] / tp                         # query heads per device
+    if m[M_KV_SHARED] > 0.5:
+        hkv = m[M_KV_HEADS]                     # latent cache replicated on every device
+    else:
+        hkv = max(m[M_KV_HEADS] / tp, 1.0)      # kv heads are replicated when tp > n_kv_heads
+    dqk = m[M_DQK]
+    nmat_up = 2.0 if m[M_GATED] > 0.5 else 1.0
+    r = int(rt)
+    k_norm = K_NORM_RT[r]
+
+    _vec(ops, OP_EMBED, K_EMBED, 1.0, T * d, T * d, 0.0, 0.0, ab)
+    _vec(ops, OP_NORM1, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+    ops[OP_NORM1, O_KERNELS] = k_norm
+    _gemm(ops, OP_QKV, L, T, m[M_Q_OUT] / tp, d, 1.0, wb, ab, adt, 1.0)
+    if r == 0:
+        ops[OP_QKV, O_KERNELS] = 3.0
+    if K_ROPE_RT[r] > 0:
+        # rotary embedding of the new queries and keys (read and written once)
+        rot = T * (h + hkv) * dqk
+        _vec(ops, OP_ROPE, K_ELTWISE, L, rot, rot, ROPE_FLOPS * rot, 0.0, ab)
+        ops[OP_ROPE, O_KERNELS] = K_ROPE_RT[r]
+    if m[M_KVB_N] > 0:
+        _gemm(ops, OP_KVB, L, T, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
+
+    # attention over the KV cache: causal pairs per sequence and head
+    attention_rows(ops, m, b, q, c + q, q * c + q * (q + 1.0) * 0.5, tp, adt, kvdt, rt)
 
     _gemm(ops, OP_OPROJ, L, T, d, m[M_O_K] / tp, 1.0, wb, ab, adt, 1.0)
     if tp > 1.0:

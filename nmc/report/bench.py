@@ -248,3 +248,78 @@ def format_report(r: dict) -> str:
     lines.append("  MoE row: qwen2-57b-a14b (57.4B parameters, 14.2B active; the bundled MoE "
                  "closest to 70B).")
     return "\n".join(lines)
+
+
+# ---- serving (nmc bench --serve) -----------------------------------------------------------
+SERVE_CASE = dict(model="llama-2-70b", arch="h100-sxm", tp=4, rate=8.0,
+                  prompt="lognormal:mean=600,median=300,max=2048",
+                  output="lognormal:mean=250,median=180,max=2048", scheduler="continuous")
+
+
+def run_serve_bench(quick: bool = False, search: bool = True) -> dict:
+    """Simulated requests per second of wall time for SERVE_CASE (1M requests; 100k with
+    quick): chat-like lognormal lengths (the chat trace's shape, capped at 2048 + 2048 tokens to
+    stay within Llama-2's 4096 positions) under Poisson arrivals at 8 requests/s on one
+    Llama-2-70B TP4 H100 replica, continuous batching. Wall time of nmc.serve end to end (request
+    generation, the event loop, the report) and of the event loop alone; then a capacity
+    search over the default layout grid plus disaggregated pools (>= 200 layouts)."""
+    from ..serving import serve
+    from ..serving.search import capacity_search, layouts
+    n = 100_000 if quick else 1_000_000
+    out = {"machine": {"cpus": os.cpu_count(), "load_average_before": os.getloadavg()[0]},
+           "serve_case": {**SERVE_CASE, "n_requests": n}}
+    t = time.perf_counter()
+    serve(n_requests=100, **SERVE_CASE)              # JIT compile or cache load
+    out["serve_first_call_s"] = time.perf_counter() - t
+    t, c = time.perf_counter(), time.process_time()
+    r = serve(n_requests=n, **SERVE_CASE)
+    t1 = time.perf_counter()
+    d = r.to_dict()
+    t2 = time.perf_counter()
+    out["serve_cpu_s"] = time.process_time() - c        # this process, all threads
+    out["serve_wall_s"] = t2 - t
+    out["serve_report_s"] = t2 - t1
+    out["serve_requests_per_s"] = n / (t2 - t)
+    out["serve_iterations"] = d["iterations"]
+    out["serve_iterations_per_s"] = d["iterations"] / (t1 - t)
+    out["serve_result"] = {k: d[k] for k in ("ttft_p90_s", "tpot_p99_s", "mean_batch",
+                                               "throughput_tokens_per_s", "requests_per_s")}
+    if search:
+        kw = dict(disaggregated=True)
+        if quick:
+            kw.update(max_batches=(64, 256), max_tokens=(8192,))
+        cands = layouts("llama-2-70b", ["h100-sxm"], **kw)
+        t, c = time.perf_counter(), time.process_time()
+        res = capacity_search("llama-2-70b", ["h100-sxm"], rate=20.0,
+                              prompt=SERVE_CASE["prompt"], output=SERVE_CASE["output"],
+                              n_requests=1000, candidates=cands)
+        out["search_s"] = time.perf_counter() - t
+        out["search_cpu_s"] = time.process_time() - c
+        out["search_layouts"] = len(cands)
+        out["search_layouts_simulated"] = sum(1 for x in res.rows if x["fits"])
+        out["search_simulations"] = res.simulations
+        out["search_best"] = res.best["label"]
+        out["search_best_devices"] = res.best["devices"]
+    out["machine"]["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
+def format_serve_report(r: dict) -> str:
+    c = r["serve_case"]
+    lines = [f"nmc bench --serve: {c['model']} on {c['arch']} tp{c['tp']}, {c['scheduler']}, "
+             f"prompt {c['prompt']}, output {c['output']}, Poisson {c['rate']:g} requests/s",
+             f"  machine: {r['machine']['cpus']} CPUs; 1-min load average "
+             f"{r['machine']['load_average_before']:.2f} before, "
+             f"{r['machine']['load_average_after']:.2f} after",
+             f"  {c['n_requests']} requests in {r['serve_wall_s']:.2f} s wall = "
+             f"{r['serve_requests_per_s']:.0f} simulated requests/s ({r['serve_cpu_s']:.2f} s "
+             f"CPU; {r['serve_iterations']} "
+             f"iterations, {r['serve_iterations_per_s'] / 1e6:.2f} M iterations/s in the loop; "
+             f"report {r['serve_report_s']:.2f} s; first call {r['serve_first_call_s']:.2f} s)"]
+    if "search_s" in r:
+        lines.append(f"  capacity search: {r['search_layouts']} layouts "
+                     f"({r['search_layouts_simulated']} fit), {r['search_simulations']} "
+                     f"simulations in {r['search_s']:.1f} s wall ({r['search_cpu_s']:.1f} s CPU "
+                     f"on {r['machine']['cpus']} threads); fewest devices "
+                     f"{r['search_best_devices']} ({r['search_best']})")
+    return "\n".join(lines)
