@@ -12,7 +12,7 @@ from .layout import (
     DT_BYTES, K_COMM, K_CONTEXT, K_ELTWISE, K_EMBED, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, K_SOFTMAX,
     M_D, M_DQK, M_DV, M_EXPERTS, M_FF, M_FFE, M_GATED, M_HEADS, M_KV_ELEMS, M_KV_HEADS,
     M_KV_SHARED, M_KVB_K, M_KVB_N, M_LAYERS, M_MOE_LAYERS, M_O_K, M_Q_OUT, M_SHARED_FF, M_TOPK,
-    M_PARAMS, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
+    M_MLA_DQK, M_MLA_DV, M_PARAMS, M_Q_REP, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
     O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_TFRAC, O_W, OP_ACT, OP_ALLREDUCE, OP_CONTEXT,
     OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB, OP_LMHEAD, OP_NORM1, OP_NORM2,
     OP_DEQUANT, OP_OPROJ, OP_QKV, OP_RESID, OP_ROPE, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX, OP_SUP, OP_UP,
@@ -81,25 +81,49 @@ def _vec(ops, s, kind, count, elems_in, elems_out, flops, wbytes, ab):
 
 
 @njit(cache=True, inline="always")
-def attention_rows(ops, m, b, q, span, pairs, tp, adt, kvdt, rt):
-    """Rows attn_score, softmax, attn_context of `b` sequences that each add `q` new tokens,
-    attend over `span` tokens (cached + new) and form `pairs` causal query-key pairs per head,
-    with the KV-append kernels of runtime mode rt (build_ops: span = c + q,
-    pairs = q c + q (q + 1) / 2; a mixed serving batch passes its per-sequence means,
-    nmc/engine/serve.py)."""
+def attention_rows(ops, m, b, q, span, pairs, tp, wdt, adt, kvdt, rt):
+    """Rows attn_score, softmax, attn_context (and MLA's kv_up_proj) of `b` sequences that each
+    add `q` new tokens, attend over `span` tokens (cached + new) and form `pairs` causal
+    query-key pairs per head, with the KV-append kernels of runtime mode rt (build_ops:
+    span = c + q, pairs = q c + q (q + 1) / 2; a mixed serving batch passes its per-sequence
+    means, nmc/engine/serve.py).
+
+    MLA (kv_shared) runs in two forms (docs/model.md, "MLA"): decode (q = 1) in the absorbed
+    form, attention in the latent space over the shared latent cache (d_qk = latent + rope,
+    d_v = latent) with the up-projection absorbed into the query side (kv_up_proj on the new
+    tokens); prefill and training (q > 1) in the non-absorbed form of the checkpoint, as vLLM
+    and SGLang run it: kv_up_proj expands the latents of all span tokens into per-head keys and
+    values (nope + rope, v_head_dim), which attention reads like multi-head attention."""
+    for i in (OP_KVB, OP_SCORE, OP_SOFTMAX, OP_CONTEXT):    # every column rewritten below
+        for j in range(N_OF):
+            ops[i, j] = 0.0
     ab = DT_BYTES[int(adt)]
     kvb = DT_BYTES[int(kvdt)]
+    wb = DT_BYTES[int(wdt)]
     L = m[M_LAYERS]
     h = m[M_HEADS] / tp                         # query heads per device
-    if m[M_KV_SHARED] > 0.5:
+    expand = m[M_KV_SHARED] > 0.5 and q > 1.0 and m[M_MLA_DQK] > 0.0
+    if expand:                                  # MLA, non-absorbed: K and V per head
+        hkv = h
+        kv_elems = m[M_KV_ELEMS]                # the latent cache the pass appends to
+        dqk = m[M_MLA_DQK]
+        dv = m[M_MLA_DV]
+    elif m[M_KV_SHARED] > 0.5:
         hkv = m[M_KV_HEADS]                     # latent cache replicated on every device
         kv_elems = m[M_KV_ELEMS]
+        dqk = m[M_DQK]
+        dv = m[M_DV]
     else:
         hkv = max(m[M_KV_HEADS] / tp, 1.0)      # kv heads are replicated when tp > n_kv_heads
         kv_elems = m[M_KV_ELEMS] * hkv / m[M_KV_HEADS]
+        dqk = m[M_DQK]
+        dv = m[M_DV]
     group = h / hkv
-    dqk = m[M_DQK]
-    dv = m[M_DV]
+    if m[M_KVB_N] > 0:
+        # MLA's kv_b_proj: absorbed, on the new tokens' queries; expanded, on every span token's
+        # latent (the cached ones read from the KV cache)
+        rows = b * span if expand else b * q
+        _gemm(ops, OP_KVB, L, rows, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
     tfrac = pairs / (q * span)
     s = OP_SCORE
     ops[s, O_COUNT] = L
@@ -110,7 +134,9 @@ def attention_rows(ops, m, b, q, span, pairs, tp, adt, kvdt, rt):
     ops[s, O_G] = b * hkv
     ops[s, O_FLOPS] = 2.0 * b * h * dqk * pairs
     ops[s, O_AIN] = b * q * h * dqk * ab
-    if m[M_KV_SHARED] > 0.5:
+    if expand:
+        ops[s, O_KVRD] = b * span * hkv * dqk * ab          # expanded keys (kv_up_proj's output)
+    elif m[M_KV_SHARED] > 0.5:
         ops[s, O_KVRD] = b * span * kv_elems * kvb          # latent read once for K and V
     else:
         ops[s, O_KVRD] = b * span * hkv * dqk * kvb         # keys
@@ -138,7 +164,9 @@ def attention_rows(ops, m, b, q, span, pairs, tp, adt, kvdt, rt):
     ops[s, O_G] = b * hkv
     ops[s, O_FLOPS] = 2.0 * b * h * dv * pairs
     ops[s, O_AOUT] = b * q * h * dv * ab
-    if m[M_KV_SHARED] < 0.5:
+    if expand:
+        ops[s, O_KVRD] = b * span * hkv * dv * ab           # expanded values
+    elif m[M_KV_SHARED] < 0.5:
         ops[s, O_KVRD] = b * span * hkv * dv * kvb          # values
     ops[s, O_DTYPE] = adt
     ops[s, O_TFRAC] = tfrac
@@ -169,19 +197,24 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
     _vec(ops, OP_EMBED, K_EMBED, 1.0, T * d, T * d, 0.0, 0.0, ab)
     _vec(ops, OP_NORM1, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
     ops[OP_NORM1, O_KERNELS] = k_norm
-    _gemm(ops, OP_QKV, L, T, m[M_Q_OUT] / tp, d, 1.0, wb, ab, adt, 1.0)
+    # the fused input projection; MLA's down-projections (q_a, kv_a: q_rep columns) are
+    # replicated on every tensor-parallel device, the rest is split
+    _gemm(ops, OP_QKV, L, T, (m[M_Q_OUT] - m[M_Q_REP]) / tp + m[M_Q_REP], d, 1.0, wb, ab, adt,
+          1.0)
     if r == 0:
         ops[OP_QKV, O_KERNELS] = 3.0
     if K_ROPE_RT[r] > 0:
-        # rotary embedding of the new queries and keys (read and written once)
-        rot = T * (h + hkv) * dqk
+        # rotary embedding of the new queries and keys (read and written once); MLA rotates only
+        # the rope part of each query head and the one shared rope key
+        if m[M_KV_SHARED] > 0.5:
+            rot = T * (h + 1.0) * (dqk - m[M_KVB_K])
+        else:
+            rot = T * (h + hkv) * dqk
         _vec(ops, OP_ROPE, K_ELTWISE, L, rot, rot, ROPE_FLOPS * rot, 0.0, ab)
         ops[OP_ROPE, O_KERNELS] = K_ROPE_RT[r]
-    if m[M_KVB_N] > 0:
-        _gemm(ops, OP_KVB, L, T, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
 
     # attention over the KV cache: causal pairs per sequence and head
-    attention_rows(ops, m, b, q, c + q, q * c + q * (q + 1.0) * 0.5, tp, adt, kvdt, rt)
+    attention_rows(ops, m, b, q, c + q, q * c + q * (q + 1.0) * 0.5, tp, wdt, adt, kvdt, rt)
 
     _gemm(ops, OP_OPROJ, L, T, d, m[M_O_K] / tp, 1.0, wb, ab, adt, 1.0)
     if tp > 1.0:

@@ -32,7 +32,7 @@ from numba import njit
 from .layout import (
     ACC_ENERGY, AG_LOGITS, AG_PAIRS, AG_SEQS, AG_SPAN, AG_TOKENS, DT_BYTES, K_LMHEAD, K_NORM,
     M_D, M_VOCAB, N_ACC, N_AG, N_OF, N_PREP, N_PX, N_SLOTS, N_TERMS, O_COUNT, O_KIND, OP_CONTEXT,
-    OP_FNORM, OP_LMHEAD, OP_SCORE, OP_SOFTMAX, S_ADT, S_DEQUANT, S_KVDT, S_RUNTIME, S_TP, S_WDT,
+    OP_FNORM, OP_KVB, OP_LMHEAD, OP_SCORE, OP_SOFTMAX, S_ADT, S_DEQUANT, S_KVDT, S_RUNTIME, S_TP, S_WDT,
 )
 from .ops import NORM_FLOPS, _gemm, _vec, attention_rows, build_ops
 from .passes import cost_pass, is_host_only
@@ -46,7 +46,7 @@ def build_mixed_ops(m, agg, tp, wdt, adt, kvdt, rt, dq, ops):
     b = agg[AG_SEQS]
     n_out = agg[AG_LOGITS]
     build_ops(m, 1.0, T, 0.0, tp, wdt, adt, kvdt, rt, ops, dq)   # token-wise rows see T tokens
-    attention_rows(ops, m, b, T / b, agg[AG_SPAN] / b, agg[AG_PAIRS] / b, tp, adt, kvdt, rt)
+    attention_rows(ops, m, b, T / b, agg[AG_SPAN] / b, agg[AG_PAIRS] / b, tp, wdt, adt, kvdt, rt)
     ab = DT_BYTES[int(adt)]
     wb = DT_BYTES[int(wdt)]
     d = m[M_D]
@@ -107,12 +107,13 @@ def price_decode(m, s, a, n, span, ops, att, terms, acc, prep, px, memo, agg):
         ops[OP_SCORE, O_COUNT] = 0.0
         ops[OP_SOFTMAX, O_COUNT] = 0.0
         ops[OP_CONTEXT, O_COUNT] = 0.0
+        ops[OP_KVB, O_COUNT] = 0.0          # MLA's kv_up_proj: attention_rows writes it (att)
         for k in range(N_ACC):
             acc[k] = 0.0
         memo[n, 0] = cost_pass(ops, a, s, terms, acc, prep, px, True, False)
         memo[n, 1] = acc[ACC_ENERGY] * tp
     c = span / n
-    attention_rows(att, m, float(n), 1.0, c, c, tp, s[S_ADT], s[S_KVDT], s[S_RUNTIME])
+    attention_rows(att, m, float(n), 1.0, c, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME])
     for k in range(N_ACC):
         acc[k] = 0.0
     t = cost_pass(att, a, s, terms, acc, prep, px, True, False)

@@ -136,7 +136,9 @@ def deepseek(c: Cfg, name: str):
     if c.flag("attention_bias", False):            # q_a_proj, kv_a_proj_with_mqa, o_proj
         extra += L * ((q_lora or 0) + kv_lora + rope + d)
     mla = {"d_qk": kv_lora + rope, "d_v": kv_lora, "kv_elems": kv_lora + rope,
-           "kvb_k": kv_lora, "kvb_n": h * (nope + dv)}       # attention in latent space
+           "kvb_k": kv_lora, "kvb_n": h * (nope + dv),       # absorbed: attention in latent space
+           "mla_dqk": nope + rope, "mla_dv": dv,               # non-absorbed (prefill, training)
+           "q_rep": (q_lora or 0) + kv_lora + rope}            # q_a, kv_a: replicated under TP
     first_dense = c.integer("first_k_dense_replace", minimum=0)
     freq = c.integer("moe_layer_freq", default=1)
     n_moe = sum(1 for i in range(L) if i >= first_dense and i % freq == 0)

@@ -117,7 +117,8 @@ def build(c: Cfg, name: str, *, L: int, d: int, h: int, hkv: int, hd: int, vocab
         raise ConfigError(f"{c.where}: num_experts_per_tok must be in 1..{E}, got {moe['top_k']}")
     if mla:
         att = {"d_qk": mla["d_qk"], "d_v": mla["d_v"], "kv_elems": mla["kv_elems"],
-               "kv_shared": True, "kvb_k": mla["kvb_k"], "kvb_n": mla["kvb_n"]}
+               "kv_shared": True, "kvb_k": mla["kvb_k"], "kvb_n": mla["kvb_n"],
+               "mla_dqk": mla["mla_dqk"], "mla_dv": mla["mla_dv"], "q_rep": mla["q_rep"]}
         hkv = 1
     else:
         att = {"d_qk": hd, "d_v": hd, "kv_elems": 2 * hkv * hd, "kv_shared": False,

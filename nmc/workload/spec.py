@@ -32,6 +32,9 @@ class ModelSpec:
     tied: bool
     max_positions: int
     extra_params: int = 0       # biases, norms, learned positions, small projections (no GEMM time)
+    mla_dqk: int = 0            # MLA, non-absorbed form (prefill, training): per-head q.k dim
+    mla_dv: int = 0             #   (nope + rope) and value dim
+    q_rep: int = 0              # columns of q_out replicated under TP (MLA's down-projections)
     d_embed: int = 0            # width of the token embedding / LM head when it is not d_model
                                 # (OPT-350m's word_embed_proj_dim); 0 = d_model
     source: str = ""
