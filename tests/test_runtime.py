@@ -75,9 +75,41 @@ def test_bad_dequant_and_runtime():
 def test_tensor_parallel_across_nodes():
     one = nmc.analyze("llama-3-70b", "h100-sxm", phase="decode", batch=8, tp=8)
     two = nmc.analyze("llama-3-70b", "h100-sxm", phase="decode", batch=8, tp=16)
-    assert any("spans 2 nodes" in w for w in two.warnings)
+    assert any("span 2 nodes" in w for w in two.warnings)
     ar8 = {o["name"]: o for o in one.ops}["tp_allreduce"]["t_comm_s"]
     ar16 = {o["name"]: o for o in two.ops}["tp_allreduce"]["t_comm_s"]
     assert ar16 > ar8                      # the network is slower than NVLink
     with pytest.raises(ScenarioError, match="no scale-out network"):
         nmc.analyze("llama-3-70b", "h100-sxm", tp=16, net_bw=0.0)
+
+
+def test_expert_parallelism_by_hand(toy_arch):
+    """ep groups of data-parallel attention: each group runs batch / ep sequences, holds
+    n_experts / ep experts, and every MoE layer adds a dispatch and a combine all-to-all of
+    (local tokens x top_k x d_model) bytes."""
+    spec = nmc.load_model("mixtral-8x7b")
+    one = nmc.analyze(spec, toy_arch, phase="decode", batch=8, context=100)
+    r = nmc.analyze(spec, toy_arch, phase="decode", batch=8, context=100, ep=4)
+    o = {x["name"]: x for x in r.ops}
+    a2a = o["ep_all_to_all"]
+    local = 8 / 4
+    assert a2a["count"] == 2 * spec.n_moe_layers
+    assert a2a["comm_bytes"] == local * spec.top_k * spec.d_model * 2
+    # toy link: 100 GB/s x 0.8, 1 us per step; all-to-all inside one node: (p-1)/p S / bw + (p-1) lat
+    S = a2a["comm_bytes"]
+    assert a2a["t_comm_s"] == pytest.approx(max(3 / 4 * S / 80e9 + 3e-6, 2 * S / 1e12))
+    assert {x["name"]: x for x in r.ops}["attn_score"]["flops"] == pytest.approx(
+        {x["name"]: x for x in one.ops}["attn_score"]["flops"] / 4)
+    # the experts are split: a quarter of the expert weights per device
+    nup = 3
+    experts = spec.n_moe_layers * spec.n_experts * nup * spec.d_model * spec.d_ff_expert * 2
+    assert one.results["weight_bytes"] - r.results["weight_bytes"] == pytest.approx(
+        experts * (1 - 1 / 4))
+    assert r.tokens_per_s > one.tokens_per_s          # four devices serve the same batch
+
+
+def test_expert_parallelism_errors():
+    with pytest.raises(ScenarioError, match="needs a mixture-of-experts model"):
+        nmc.analyze("llama-3-8b", "h100-sxm", ep=2)
+    with pytest.raises(ScenarioError, match="must divide the 8 experts"):
+        nmc.analyze("mixtral-8x7b", "h100-sxm", ep=3)

@@ -117,13 +117,27 @@ def check_scenario(spec: ModelSpec, arch: Architecture, sc: Scenario) -> list[st
             raise ScenarioError(f"tp={sc.tp} needs a device-to-device link but {arch.name} "
                                 f"has link_bw = 0")
     warns = list(spec.warnings)          # how the config was read (--assume)
-    if sc.tp > arch["devices_per_node"]:
+    if sc.ep > 1:
+        if spec.n_experts <= 1:
+            raise ScenarioError(f"ep={sc.ep} needs a mixture-of-experts model; {spec.name} is dense")
+        if spec.n_experts % sc.ep:
+            raise ScenarioError(f"ep={sc.ep} must divide the {spec.n_experts} experts of "
+                                f"{spec.name}")
+        if arch["link_bw"] <= 0 and arch["net_bw"] <= 0:
+            raise ScenarioError(f"ep={sc.ep} needs a link or network between devices but "
+                                f"{arch.name} has neither")
+        if sc.batch % sc.ep:
+            warns.append(f"batch {sc.batch} is not a multiple of ep={sc.ep}: the data-parallel "
+                         f"attention groups are uneven (evaluated at the mean)")
+    devices = sc.tp * sc.ep
+    if devices > arch["devices_per_node"]:
         if arch["net_bw"] <= 0:
-            raise ScenarioError(f"tp={sc.tp} exceeds devices_per_node="
+            raise ScenarioError(f"tp x ep = {devices} devices exceed devices_per_node="
                                 f"{int(arch['devices_per_node'])} of {arch.name} and it has no "
                                 f"scale-out network (net_bw = 0)")
-        warns.append(f"tp={sc.tp} spans {-(-sc.tp // int(arch['devices_per_node']))} nodes: its "
-                     f"all-reduces cross the network (hierarchical, net_bw)")
+        warns.append(f"tp x ep = {devices} devices span "
+                     f"{-(-devices // int(arch['devices_per_node']))} nodes: their collectives "
+                     f"cross the network (hierarchical, net_bw)")
     span = {"prefill": sc.prompt, "decode": sc.context + 1,
             "generate": sc.prompt + sc.generate}[sc.phase]
     if span > spec.max_positions:
@@ -172,7 +186,7 @@ def _run(m, s, a):
 def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int = 512,
             context: int = 2048, generate: int = 128, tp: int = 1, weights: str = "bf16",
             activations: str = "bf16", kv: str = "bf16", mapping: str = "auto",
-            runtime: str = "graphs", dequant="fused", **arch_overrides) -> Report:
+            runtime: str = "graphs", dequant="fused", ep: int = 1, **arch_overrides) -> Report:
     """Evaluate one scenario. `model`: bundled name, config.json path or ModelSpec; `arch`:
     preset name, TOML path or Architecture; extra keywords override arch parameters."""
     spec = load_model(model)
@@ -181,7 +195,7 @@ def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int =
         a = a.with_(**arch_overrides)
     sc = Scenario(phase=phase, batch=batch, prompt=prompt, context=context, generate=generate,
                   tp=tp, weights=weights, activations=activations, kv=kv, mapping=mapping,
-                  runtime=runtime, dequant=dequant)
+                  runtime=runtime, dequant=dequant, ep=ep)
     warns = check_scenario(spec, a, sc)
     mv, sv, av = model_vector(spec), scenario_vector(sc), a.vector()
     res, ops, terms = _run(mv, sv, av)

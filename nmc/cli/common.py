@@ -96,6 +96,9 @@ def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
                    choices=["host-only", "pim-gemv", "pim-attention", "pim-all-decode", "auto"],
                    help="which engine runs which operator on a PIM system (docs/nmc.md); "
                         "auto = the faster engine per operator group (host-only without PIM)")
+    p.add_argument("--ep", type=int, default=1,
+                   help="expert-parallel degree (MoE): data-parallel attention over ep groups of "
+                        "tp devices, experts split, two all-to-alls per MoE layer")
     p.add_argument("--runtime", default="graphs", choices=["eager", "graphs", "fused"],
                    help="how kernels run (docs/model.md, Runtime modes): eager PyTorch launches, "
                         "CUDA graphs as vLLM/SGLang decode (default), fused as TensorRT-LLM")
@@ -110,7 +113,7 @@ def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
 def scenario_kw(args, batch: int) -> dict:
     return dict(phase=args.phase, batch=batch, prompt=args.prompt, context=args.context,
                 generate=args.generate, tp=args.tp, weights=args.weights,
-                activations=args.activations, kv=args.kv, mapping=args.mapping, runtime=args.runtime,
+                activations=args.activations, kv=args.kv, mapping=args.mapping, runtime=args.runtime, ep=args.ep,
                 dequant=_dequant(args.dequant),
                 **overrides(args.set))
 

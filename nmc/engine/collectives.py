@@ -124,6 +124,16 @@ def tp_allreduce_time(nbytes, p, a):
 
 
 @njit(cache=True)
+def coll_time(code, nbytes, p, stride, a):
+    """Time of the collective of a K_COMM operator row: the tensor-parallel all-reduce (code
+    COLL_ALLREDUCE, members adjacent) or the expert-parallel all-to-all (COLL_ALLTOALL over p
+    members `stride` ranks apart)."""
+    if code == COLL_ALLTOALL:
+        return group_time(COLL_ALLTOALL, nbytes, p, stride, a, ALGO_BEST)
+    return tp_allreduce_time(nbytes, p, a)
+
+
+@njit(cache=True)
 def p2p_time(nbytes, stride, a):
     """Point-to-point send between neighbours `stride` ranks apart (pipeline stages)."""
     if nbytes <= 0.0:

@@ -16,7 +16,7 @@ from .layout import (
     R_ACT_BYTES, R_AIMC_TILES, R_BOUND, R_DRAM, R_ENERGY, R_ENERGY_PER_TOKEN, R_FITS, R_FLOPS,
     R_KV_BYTES, R_LATENCY, R_MAX_BATCH, R_MEM_FOOTPRINT, R_T_COMM, R_T_COMPUTE, R_T_LAT, R_T_MEM,
     R_TOKENS_PER_S, R_TPOT, R_TTFT, R_WEIGHT_BYTES, S_ADT, S_BATCH, S_CONTEXT, S_GEN, S_KVDT,
-    S_DEQUANT, S_PHASE, S_PROMPT, S_RUNTIME, S_TP, S_WDT,
+    S_DEQUANT, S_EP, S_PHASE, S_PROMPT, S_RUNTIME, S_TP, S_WDT,
 )
 from .ops import build_ops, footprint
 from .passes import RATE_MASK, cost_pass
@@ -39,6 +39,7 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
         acc[k] = 0.0
     b = s[S_BATCH]
     tp = s[S_TP]
+    ep = max(s[S_EP], 1.0)
     phase = int(s[S_PHASE])
     nan = math.nan
     ttft = nan
@@ -72,7 +73,7 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
             c = s[S_CONTEXT]
         if rebuild:
             build_ops(m, b, q, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME], ops,
-                      s[S_DEQUANT])
+                      s[S_DEQUANT], ep)
         t_pass = cost_pass(ops, a, s, terms, acc, prep, px, rebuild or reprep, keep_terms)
         if i == 0 and phase != PHASE_DECODE:
             ttft = t_pass
@@ -85,8 +86,8 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
         if n_pass > 1:
             tpot = dec / (n_pass - 1.0)
     if rebuild:
-        w, kv, act = footprint(m, b, span, q, tp, s[S_WDT], s[S_ADT], s[S_KVDT])
-        _, kv1, act1 = footprint(m, 1.0, span, q, tp, s[S_WDT], s[S_ADT], s[S_KVDT])
+        w, kv, act = footprint(m, b, span, q, tp, s[S_WDT], s[S_ADT], s[S_KVDT], ep)
+        _, kv1, act1 = footprint(m, ep, span, q, tp, s[S_WDT], s[S_ADT], s[S_KVDT], ep)
         px[PX_W] = w
         px[PX_KV] = kv
         px[PX_ACT] = act
@@ -96,7 +97,8 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
     kv = px[PX_KV]
     act = px[PX_ACT]
     t = acc[ACC_TIME]
-    energy = (acc[ACC_ENERGY] + static_power(a) * t) * tp     # all tp devices
+    devices = tp * ep
+    energy = (acc[ACC_ENERGY] + static_power(a) * t) * devices     # all tp x ep devices
     cap = usable_capacity(a)
     out[p, R_LATENCY] = t
     out[p, R_TOKENS_PER_S] = tokens / t
@@ -106,14 +108,15 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
     out[p, R_T_MEM] = acc[ACC_MEM]
     out[p, R_T_LAT] = acc[ACC_LAT]
     out[p, R_T_COMM] = acc[ACC_COMM]
-    out[p, R_FLOPS] = acc[ACC_FLOPS] * tp
-    out[p, R_DRAM] = acc[ACC_DRAM] * tp
+    out[p, R_FLOPS] = acc[ACC_FLOPS] * devices
+    out[p, R_DRAM] = acc[ACC_DRAM] * devices
     out[p, R_WEIGHT_BYTES] = w
     out[p, R_KV_BYTES] = kv
     out[p, R_ACT_BYTES] = act
     out[p, R_MEM_FOOTPRINT] = w + kv + act
     out[p, R_FITS] = 1.0 if w + kv + act <= cap else 0.0
-    out[p, R_MAX_BATCH] = max(math.floor((cap - w) / (px[PX_KV1] + px[PX_ACT1])), 0.0)
+    # sequences per device (one per device in kv1/act1) times the ep data-parallel groups
+    out[p, R_MAX_BATCH] = max(math.floor((cap - w) / (px[PX_KV1] + px[PX_ACT1])), 0.0) * ep
     out[p, R_TTFT] = ttft
     out[p, R_TPOT] = tpot
     shares = (acc[ACC_COMPUTE], acc[ACC_MEM], acc[ACC_LAT], acc[ACC_COMM])

@@ -4,8 +4,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .collectives import A_DPN, A_NET_BW, A_NET_LAT, tp_allreduce_time
+from .collectives import A_DPN, A_NET_BW, A_NET_LAT, coll_time
 from .layout import (
+    COLL_CODE_ALLTOALL, O_COLL, O_STRIDE,
     A_E_BF16, A_E_FP8, A_E_FP32, A_E_LINK, A_E_MEM, A_E_SRAM, A_EFF_COMPUTE, A_EFF_LINK, A_EFF_MEM,
     A_EFF_SRAM, A_LAUNCH_OVH, A_KERNEL_OVH, A_LINK_BW, A_LINK_LAT, A_MEM_BW, A_MEM_CAP, A_MEM_USABLE, A_MMA_M,
     A_N_CORES, A_P_STATIC, A_PEAK_BF16, A_PEAK_FP8, A_PEAK_FP16, A_PEAK_FP32, A_PEAK_INT4,
@@ -170,14 +171,21 @@ def gpu_shape(ops, i, a, tp):
     link = 0.0
     buf = 0.0
     comm = 0.0
-    if kind == K_COMM and tp > 1.0:
-        # all-reduce of a buffer of S bytes per device (time: collectives.tp_allreduce_time in
-        # the rate stage); link bytes for energy as a ring's 2(p-1)/p S; HBM traffic: the input
-        # read, the partner data read for the sum and the result written, ~3 S
+    p = ops[i, O_G]
+    if kind == K_COMM and p > 1.0:
+        # the row's collective over p devices of a buffer of S bytes per device (time:
+        # collectives.coll_time in the rate stage); comm = code + 1. All-reduce: link bytes (for
+        # energy) as a ring's 2(p-1)/p S; HBM traffic: the input read, the partner data read for
+        # the sum and the result written, ~3 S. All-to-all: (p-1)/p S leave the device; the
+        # send buffer read and the receive buffer written, 2 S.
         buf = ops[i, O_COMM]
-        link = 2.0 * (tp - 1.0) / tp * buf
-        comm = 1.0
-        dram = 3.0 * buf
+        comm = ops[i, O_COLL] + 1.0
+        if ops[i, O_COLL] == COLL_CODE_ALLTOALL:
+            link = (p - 1.0) / p * buf
+            dram = 2.0 * buf
+        else:
+            link = 2.0 * (p - 1.0) / p * buf
+            dram = 3.0 * buf
         sram = 0.0
     return cls, work, flops, dt, dram, sram, ops[i, O_KERNELS], link, buf, comm
 
@@ -207,7 +215,8 @@ def gpu_cost(ops, i, a, tp, rt, terms):
     """Fill terms[i] for op row i on the host in runtime mode rt: compute, memory, latency and
     comm time per instance, DRAM/SRAM bytes and energy (gpu_shape then gpu_time)."""
     cls, work, flops, ecls, dram, sram, kern, link, buf, comm = gpu_shape(ops, i, a, tp)
-    t_coll = tp_allreduce_time(buf, tp, a) if comm > 0 else 0.0
+    t_coll = (coll_time(comm - 1.0, buf, ops[i, O_G], ops[i, O_STRIDE], a) if comm > 0
+              else 0.0)
     t_c, t_m, t_l, t_x, dram, sram, energy = gpu_time(
         class_rate(a, int(cls)), energy_per_flop(a, int(ecls)), work, flops, dram, sram, kern,
         link, t_coll, comm, gpu_rates(a, rt))

@@ -61,6 +61,7 @@ SCEN_FIELDS = declare("S", [
     ("MAPPING", "mapping"),     # which engine runs which operator (nmc/engine/mapping.py)
     ("RUNTIME", "runtime"),     # how kernels are launched and fused (RUNTIME_NAMES)
     ("DEQUANT", "dequant"),     # ALU ops per weight to de-quantize weight-only int8/int4 GEMMs
+    ("EP", "ep"),               # expert-parallel degree: data-parallel attention, experts split
 ])
 N_SCEN = block_end("S")
 MAPPING_NAMES = declare("MAP", [
@@ -82,6 +83,7 @@ OP_NAMES = declare("OP", [
     ("NORM2", "mlp_norm"), ("UP", "mlp_up"), ("ACT", "mlp_act"), ("DOWN", "mlp_down"),
     ("ROUTER", "moe_router"), ("EUP", "expert_up"), ("EACT", "expert_act"),
     ("EDOWN", "expert_down"), ("SUP", "shared_up"), ("SDOWN", "shared_down"),
+    ("A2A", "ep_all_to_all"),   # expert parallelism: token dispatch and combine
     ("FNORM", "final_norm"), ("LMHEAD", "lm_head"),
     ("DEQUANT", "dequantize"),  # weight-only int8/int4: converting the weights (fused in GEMMs)
 ])
@@ -93,6 +95,10 @@ KIND_NAMES = declare("K", [
     ("EMBED", "embedding"), ("LMHEAD", "lm_head"), ("COMM", "comm"),
 ])
 
+# collectives of K_COMM rows (the row says which: O_COLL = code, O_G = group size, O_STRIDE =
+# rank stride of its members); codes as nmc/engine/collectives.py COLL_*
+COLL_CODE_ALLREDUCE, COLL_CODE_ALLTOALL = 0, 3
+
 # operator-table columns (per instance; O_COUNT instances run)
 OP_COLUMNS = declare("O", [
     ("COUNT", "count"), ("KIND", "kind"), ("M", "M"), ("N", "N"), ("K", "K"), ("G", "groups"),
@@ -100,6 +106,7 @@ OP_COLUMNS = declare("O", [
     ("AOUT", "act_out_bytes"), ("KVRD", "kv_read_bytes"), ("KVWR", "kv_write_bytes"),
     ("COMM", "comm_bytes"), ("DTYPE", "dtype"), ("KERNELS", "kernels"),
     ("STATIC", "static_weights"), ("TFRAC", "tile_fraction"),
+    ("COLL", "collective"), ("STRIDE", "stride"),   # K_COMM rows: code, members' rank stride
 ])
 N_OF = block_end("O")
 
@@ -146,7 +153,9 @@ declare("P", [
     ("ROW", "row"), ("N", "count"), ("CLS", "compute class"), ("ECLS", "energy class"),
     ("WORK", "FLOPs at full shape efficiency"), ("FLOPS", "flops"), ("DRAM", "dram bytes"),
     ("SRAM", "on-chip bytes"), ("KERN", "kernels"), ("LINK", "link bytes"),
-    ("BUF", "collective buffer bytes"), ("COMM", "is collective"), ("NW", "count x work"),
+    ("BUF", "collective buffer bytes"), ("COMM", "collective code + 1 (0: none)"),
+    ("GRP", "collective group size"), ("STRIDE", "collective member stride"),
+    ("NW", "count x work"),
     ("ND", "count x dram"), ("NS", "count x sram"),
 ])
 N_PREP = block_end("P")

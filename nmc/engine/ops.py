@@ -9,11 +9,11 @@ import math
 from numba import njit
 
 from .layout import (
-    DT_BYTES, K_COMM, K_CONTEXT, K_ELTWISE, K_EMBED, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, K_SOFTMAX,
+    COLL_CODE_ALLREDUCE, COLL_CODE_ALLTOALL, DT_BYTES, K_COMM, K_CONTEXT, K_ELTWISE, K_EMBED, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, K_SOFTMAX,
     M_D, M_DQK, M_DV, M_EXPERTS, M_FF, M_FFE, M_GATED, M_HEADS, M_KV_ELEMS, M_KV_HEADS,
     M_KV_SHARED, M_KVB_K, M_KVB_N, M_LAYERS, M_MOE_LAYERS, M_O_K, M_Q_OUT, M_SHARED_FF, M_TOPK,
     M_MLA_DQK, M_MLA_DV, M_PARAMS, M_Q_REP, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
-    O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_TFRAC, O_W, OP_ACT, OP_ALLREDUCE, OP_CONTEXT,
+    O_COLL, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_STRIDE, O_TFRAC, O_W, OP_A2A, OP_ACT, OP_ALLREDUCE, OP_CONTEXT,
     OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB, OP_LMHEAD, OP_NORM1, OP_NORM2,
     OP_DEQUANT, OP_OPROJ, OP_QKV, OP_RESID, OP_ROPE, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX, OP_SUP, OP_UP,
 )
@@ -173,10 +173,16 @@ def attention_rows(ops, m, b, q, span, pairs, tp, wdt, adt, kvdt, rt):
 
 
 @njit(cache=True)
-def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
+def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
+    """The table of one pass per device (module doc). dq: ALU ops per de-quantized weight
+    (weight-only int8/int4). ep > 1: expert parallelism over ep groups of tp devices with
+    data-parallel attention: each group runs b / ep of the sequences, every MoE layer sends its
+    tokens to the devices of their experts and back (two all-to-alls), and each device holds
+    n_experts / ep experts (docs/model.md, "Expert parallelism")."""
     for i in range(N_SLOTS):
         for j in range(N_OF):
             ops[i, j] = 0.0
+    b = b / ep                                  # data-parallel attention: this group's share
     wb = DT_BYTES[int(wdt)]
     ab = DT_BYTES[int(adt)]
     L = m[M_LAYERS]
@@ -224,10 +230,12 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
         ops[s, O_M] = T
         ops[s, O_N] = d
         ops[s, O_K] = 1.0
-        ops[s, O_G] = 1.0
         ops[s, O_COMM] = T * d * ab
         ops[s, O_TFRAC] = 1.0
         ops[s, O_KERNELS] = 1.0                             # one collective kernel
+        ops[s, O_COLL] = COLL_CODE_ALLREDUCE
+        ops[s, O_G] = tp
+        ops[s, O_STRIDE] = 1.0
     _vec(ops, OP_RESID, K_ELTWISE, 2.0 * L, 2.0 * T * d, T * d, ADD_FLOPS * T * d, 0.0, ab)
     ops[OP_RESID, O_KERNELS] = K_RESID_RT[r]
     _vec(ops, OP_NORM2, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
@@ -246,10 +254,13 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
         E = m[M_EXPERTS]
         k = m[M_TOPK]
         ffe = m[M_FFE] / tp
-        # expected number of distinct experts hit by T tokens choosing k of E uniformly
-        active = E * (1.0 - math.pow(1.0 - k / E, T))
+        # expected number of distinct experts hit by the T ep tokens of the expert-parallel
+        # group choosing k of E uniformly; this device holds E / ep of them, so it runs active
+        # / ep experts on T k tokens on average
+        active = E * (1.0 - math.pow(1.0 - k / E, T * ep))
         active = max(active, min(k, E))
-        per_expert = T * k / active
+        per_expert = T * ep * k / active
+        active = active / ep
         _gemm(ops, OP_ROUTER, n_moe, T, E, d, 1.0, wb, ab, adt, 1.0)
         ops[OP_ROUTER, O_KERNELS] = K_ROUTER_RT[r]
         _gemm(ops, OP_EUP, n_moe, per_expert, nmat_up * ffe, d, active, wb, ab, adt, 1.0)
@@ -265,6 +276,20 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
         if sff > 0:
             _gemm(ops, OP_SUP, n_moe, T, nmat_up * sff, d, 1.0, wb, ab, adt, 1.0)
             _gemm(ops, OP_SDOWN, n_moe, T, d, sff, 1.0, wb, ab, adt, 1.0)
+        if ep > 1.0:
+            # dispatch and combine: each of the T local tokens goes to its k experts' devices
+            s = OP_A2A
+            ops[s, O_COUNT] = 2.0 * n_moe
+            ops[s, O_KIND] = K_COMM
+            ops[s, O_M] = T * k
+            ops[s, O_N] = d
+            ops[s, O_K] = 1.0
+            ops[s, O_COMM] = T * k * d * ab
+            ops[s, O_TFRAC] = 1.0
+            ops[s, O_KERNELS] = 1.0
+            ops[s, O_COLL] = COLL_CODE_ALLTOALL
+            ops[s, O_G] = ep
+            ops[s, O_STRIDE] = tp
 
     # only the last position of each sequence needs logits
     _vec(ops, OP_FNORM, K_NORM, 1.0, b * d, b * d, NORM_FLOPS * b * d, d * ab, ab)
@@ -283,12 +308,17 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0):
 
 
 @njit(cache=True)
-def footprint(m, b, span, q, tp, wdt, adt, kvdt):
-    """Bytes per device: (weights, KV cache for `span` tokens per sequence, peak activations)."""
+def footprint(m, b, span, q, tp, wdt, adt, kvdt, ep=1.0):
+    """Bytes per device: (weights, KV cache for `span` tokens per sequence, peak activations);
+    with expert parallelism the routed experts are split over ep groups and the b sequences
+    too (data-parallel attention)."""
     wb = DT_BYTES[int(wdt)]
     ab = DT_BYTES[int(adt)]
     kvb = DT_BYTES[int(kvdt)]
-    weights = m[M_PARAMS] * wb / tp
+    nup = 2.0 if m[M_GATED] > 0.5 else 1.0
+    experts = m[M_MOE_LAYERS] * m[M_EXPERTS] * (nup + 1.0) * m[M_D] * m[M_FFE]
+    weights = ((m[M_PARAMS] - experts) + experts / ep) * wb / tp
+    b = b / ep
     if m[M_KV_SHARED] > 0.5:
         kv_elems = m[M_KV_ELEMS]
     else:

@@ -14,15 +14,15 @@ from numba import njit
 
 from ..arch.schema import N_PARAMS
 from .aimc import A_AIMC_TILES
-from .collectives import tp_allreduce_time
+from .collectives import coll_time
 from .gpu import (
     RATE_PARAMS, RT_E_LINK, RT_E_MEM, RT_E_SRAM, RT_HAS_SRAM, RT_MEM, RT_OVH, RT_SRAM, class_rate, energy_per_flop, gpu_cost, gpu_rates, gpu_shape, gpu_time, matrix_peak,
 )
 from .layout import (
     ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_ENERGY, ACC_FLOPS, ACC_LAT, ACC_MEM, ACC_TIME,
     BOUND_COMM, BOUND_COMPUTE, BOUND_LATENCY, BOUND_MEMORY, N_CLASSES, N_PREP, N_PX, N_TERMS,
-    O_COUNT, O_FLOPS, P_CLS, P_COMM, P_DRAM, P_ECLS, P_FLOPS, P_KERN, P_LINK, P_N, P_ND,
-    P_BUF, P_NS, P_NW, P_ROW, P_SRAM, P_WORK, PX_ACTIVE, PX_DRAM, PX_EC, PX_F0, PX_FLOPS,
+    O_COUNT, O_FLOPS, O_G, O_STRIDE, P_CLS, P_COMM, P_DRAM, P_ECLS, P_FLOPS, P_KERN, P_LINK, P_N, P_ND,
+    P_BUF, P_GRP, P_NS, P_NW, P_ROW, P_SRAM, P_STRIDE, P_WORK, PX_ACTIVE, PX_DRAM, PX_EC, PX_F0, PX_FLOPS,
     PX_KERN, PX_LINK, PX_NCOMM, PX_RC, PX_SRAM, PX_W, S_ADT, S_DEQUANT, S_KVDT, S_RUNTIME, S_TP,
     S_WDT,
     T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_ENGINE, T_LAT, T_MEM, T_PEAK, T_SRAM,
@@ -62,6 +62,8 @@ def prepare_host(ops, a, tp, prep, px):
         prep[P_KERN, j] = kern
         prep[P_LINK, j] = link
         prep[P_BUF, j] = buf
+        prep[P_GRP, j] = ops[i, O_G]
+        prep[P_STRIDE, j] = ops[i, O_STRIDE]
         prep[P_COMM, j] = comm
         prep[P_NW, j] = n * work
         prep[P_ND, j] = n * dram
@@ -85,7 +87,6 @@ def cost_host(prep, px, a, s, terms, acc, keep_terms):
     and bytes are sums of n x (per-instance term), i.e. rate x (a per-pass sum of px).
     keep_terms also fills the per-operator terms (gpu_time; the API's breakdown)."""
     r = gpu_rates(a, s[S_RUNTIME])
-    tp = s[S_TP]
     for k in range(N_CLASSES):  # per-class rates into px: an array, indexed by class per op
         px[PX_RC + k] = class_rate(a, k)
         px[PX_EC + k] = energy_per_flop(a, k)
@@ -96,7 +97,8 @@ def cost_host(prep, px, a, s, terms, acc, keep_terms):
     com = 0.0
     for j in range(int(px[PX_ACTIVE])):
         if prep[P_COMM, j] > 0.0:       # a collective: its time alongside its HBM traffic
-            com += prep[P_N, j] * max(tp_allreduce_time(prep[P_BUF, j], tp, a),
+            com += prep[P_N, j] * max(coll_time(prep[P_COMM, j] - 1.0, prep[P_BUF, j],
+                                                prep[P_GRP, j], prep[P_STRIDE, j], a),
                                       prep[P_DRAM, j] * r_mem)
             continue
         c = prep[P_NW, j] * px[PX_RC + int(prep[P_CLS, j])]
@@ -124,7 +126,8 @@ def cost_host(prep, px, a, s, terms, acc, keep_terms):
             for k in range(N_TERMS):
                 terms[i, k] = 0.0
         for j in range(int(px[PX_ACTIVE])):
-            t_coll = tp_allreduce_time(prep[P_BUF, j], tp, a) if prep[P_COMM, j] > 0 else 0.0
+            t_coll = (coll_time(prep[P_COMM, j] - 1.0, prep[P_BUF, j], prep[P_GRP, j],
+                                prep[P_STRIDE, j], a) if prep[P_COMM, j] > 0 else 0.0)
             tc, tm, tl, tx, dram, sram, e = gpu_time(
                 px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
                 prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],

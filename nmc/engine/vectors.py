@@ -6,7 +6,7 @@ import numpy as np
 
 from .layout import (
     MODEL_FIELDS, N_MODEL, N_SCEN, PHASE_NAMES, S_ADT, S_BATCH, S_CONTEXT, S_GEN, S_KVDT,
-    S_DEQUANT, S_MAPPING, S_PHASE, S_PROMPT, S_RUNTIME, S_TP, S_WDT,
+    S_DEQUANT, S_EP, S_MAPPING, S_PHASE, S_PROMPT, S_RUNTIME, S_TP, S_WDT,
 )
 from ..workload.model import ModelSpec
 from ..workload.scenario import MAPPINGS, RUNTIMES, Scenario, dtype_code
@@ -35,4 +35,5 @@ def scenario_vector(sc: Scenario) -> np.ndarray:
     v[S_MAPPING] = MAPPINGS.index(sc.mapping)
     v[S_RUNTIME] = RUNTIMES.index(sc.runtime)
     v[S_DEQUANT] = sc.dequant_ops
+    v[S_EP] = sc.ep
     return v

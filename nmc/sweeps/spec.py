@@ -20,7 +20,7 @@ from ..workload.scenario import DTYPES, PHASES
 SHARE_COLS = ("share_compute", "share_memory", "share_latency", "share_comm")
 TARGET_ARCH, TARGET_SCEN, TARGET_MODEL = 0, 1, 2
 DTYPE_FIELDS = ("weights", "activations", "kv")
-INT_FIELDS = ("batch", "prompt", "context", "generate", "tp")
+INT_FIELDS = ("batch", "prompt", "context", "generate", "tp", "ep")
 PRECISIONS = ("float64", "float32")
 
 

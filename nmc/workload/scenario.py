@@ -54,6 +54,7 @@ class Scenario:
     mapping: str = "auto"
     runtime: str = "graphs"
     dequant: str | float = "fused"      # a kernel family (DEQUANT_KERNELS) or ops per weight
+    ep: int = 1                          # expert parallelism (data-parallel attention)
 
     def __post_init__(self):
         dq = self.dequant
@@ -68,7 +69,8 @@ class Scenario:
             raise ScenarioError(f"mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
         if self.phase not in PHASES:
             raise ScenarioError(f"phase must be one of {', '.join(PHASES)}, got {self.phase!r}")
-        for name, lo in (("batch", 1), ("prompt", 1), ("context", 0), ("generate", 1), ("tp", 1)):
+        for name, lo in (("batch", 1), ("prompt", 1), ("context", 0), ("generate", 1), ("tp", 1),
+                         ("ep", 1)):
             object.__setattr__(self, name, _positive_int(name, getattr(self, name), lo))
         for name in ("weights", "activations", "kv"):
             dtype_code(getattr(self, name), name)
