@@ -32,21 +32,23 @@ from numba import njit
 from .layout import (
     ACC_ENERGY, AG_LOGITS, AG_PAIRS, AG_SEQS, AG_SPAN, AG_TOKENS, DT_BYTES, K_LMHEAD, K_NORM,
     M_D, M_VOCAB, N_ACC, N_AG, N_OF, N_PREP, N_PX, N_SLOTS, N_TERMS, O_COUNT, O_KIND, OP_CONTEXT,
-    OP_FNORM, OP_KVB, OP_LMHEAD, OP_SCORE, OP_SOFTMAX, S_ADT, S_DEQUANT, S_KVDT, S_RUNTIME, S_TP, S_WDT,
+    OP_FNORM, OP_KVB, OP_LMHEAD, OP_SCORE, OP_SOFTMAX, S_ADT, S_DEQUANT, S_EP, S_KVDT, S_RUNTIME, S_TP, S_WDT,
 )
 from .ops import NORM_FLOPS, _gemm, _vec, attention_rows, build_ops
 from .passes import cost_pass, is_host_only
 
 
 @njit(cache=True)
-def build_mixed_ops(m, agg, tp, wdt, adt, kvdt, rt, dq, ops):
-    """Operator table of one pass over a mixed batch described by agg[AG_*] (module doc), in
-    runtime mode rt with dq ALU ops per de-quantized weight."""
+def build_mixed_ops(m, agg, tp, wdt, adt, kvdt, rt, dq, ops, ep=1.0):
+    """Operator table of one pass per device over a mixed batch described by agg[AG_*] (module
+    doc), in runtime mode rt with dq ALU ops per de-quantized weight; with expert parallelism
+    (ep > 1) each of the ep data-parallel groups runs 1/ep of the batch (ops.build_ops)."""
     T = agg[AG_TOKENS]
     b = agg[AG_SEQS]
-    n_out = agg[AG_LOGITS]
-    build_ops(m, 1.0, T, 0.0, tp, wdt, adt, kvdt, rt, ops, dq)   # token-wise rows see T tokens
-    attention_rows(ops, m, b, T / b, agg[AG_SPAN] / b, agg[AG_PAIRS] / b, tp, wdt, adt, kvdt, rt)
+    n_out = agg[AG_LOGITS] / ep
+    build_ops(m, 1.0, T, 0.0, tp, wdt, adt, kvdt, rt, ops, dq, ep)   # token-wise rows: T / ep
+    attention_rows(ops, m, b / ep, T / b, agg[AG_SPAN] / b, agg[AG_PAIRS] / b, tp, wdt, adt,
+                   kvdt, rt)
     ab = DT_BYTES[int(adt)]
     wb = DT_BYTES[int(wdt)]
     d = m[M_D]
@@ -63,12 +65,13 @@ def build_mixed_ops(m, agg, tp, wdt, adt, kvdt, rt, dq, ops):
 def price_batch(m, s, a, agg, ops, terms, acc, prep, px):
     """(time, dynamic energy of the tp devices) of one pass over the batch agg[AG_*] with the
     replica's scenario vector s (tp, dtypes, PIM mapping) on arch vector a."""
+    ep = max(s[S_EP], 1.0)
     build_mixed_ops(m, agg, s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME], s[S_DEQUANT],
-                    ops)
+                    ops, ep)
     for k in range(N_ACC):
         acc[k] = 0.0
     t = cost_pass(ops, a, s, terms, acc, prep, px, True, False)
-    return t, acc[ACC_ENERGY] * s[S_TP]
+    return t, acc[ACC_ENERGY] * s[S_TP] * ep
 
 
 @njit(cache=True)
@@ -96,6 +99,7 @@ def price_decode(m, s, a, n, span, ops, att, terms, acc, prep, px, memo, agg):
     rows for n (memo[n, 0] < 0: not yet priced); att is a table whose only non-zero rows are the
     attention rows (zeros elsewhere), ops scratch for the memo's table."""
     tp = s[S_TP]
+    ep = max(s[S_EP], 1.0)
     if memo[n, 0] < 0.0:
         agg[AG_TOKENS] = n
         agg[AG_SEQS] = n
@@ -103,7 +107,7 @@ def price_decode(m, s, a, n, span, ops, att, terms, acc, prep, px, memo, agg):
         agg[AG_SPAN] = n
         agg[AG_PAIRS] = n
         build_mixed_ops(m, agg, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME], s[S_DEQUANT],
-                        ops)
+                        ops, ep)
         ops[OP_SCORE, O_COUNT] = 0.0
         ops[OP_SOFTMAX, O_COUNT] = 0.0
         ops[OP_CONTEXT, O_COUNT] = 0.0
@@ -111,13 +115,13 @@ def price_decode(m, s, a, n, span, ops, att, terms, acc, prep, px, memo, agg):
         for k in range(N_ACC):
             acc[k] = 0.0
         memo[n, 0] = cost_pass(ops, a, s, terms, acc, prep, px, True, False)
-        memo[n, 1] = acc[ACC_ENERGY] * tp
+        memo[n, 1] = acc[ACC_ENERGY] * tp * ep
     c = span / n
-    attention_rows(att, m, float(n), 1.0, c, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME])
+    attention_rows(att, m, n / ep, 1.0, c, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME])
     for k in range(N_ACC):
         acc[k] = 0.0
     t = cost_pass(att, a, s, terms, acc, prep, px, True, False)
-    return memo[n, 0] + t, memo[n, 1] + acc[ACC_ENERGY] * tp
+    return memo[n, 0] + t, memo[n, 1] + acc[ACC_ENERGY] * tp * ep
 
 
 @njit(cache=True)
