@@ -353,3 +353,12 @@ def test_policy_table():
     assert "Oct 2022 I/O line (33.3 % under 600)" in t
     m = export.policy_table(["h20"], kind="margins")
     assert m.count("| h20 |") == 14
+
+
+def test_docs_policy_table_is_current():
+    """docs/policy.md §3 is policy_table()'s output (regenerate: python -c 'from nmc.arch import
+    export; print(export.policy_table())')."""
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "policy.md").read_text()
+    block = doc.split("<!-- policy_table -->\n", 1)[1].split("\n<!-- /policy_table -->", 1)[0]
+    assert block == export.policy_table()

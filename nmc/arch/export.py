@@ -342,7 +342,8 @@ def _cell(res: dict) -> str:
             return res["outcome"] + "; " + ", ".join(_fmt_line(r) for r in res["margins"] if not r["meets"])
         p = next(p for p in rule.paragraphs if p.id == res["paragraph"])
         lines = ", ".join(_fmt_line(by_id[t]) for t in p.thresholds)
-        label = res["outcome"] if p.id == res["outcome"] else f"{res['outcome']} ({p.id})"
+        label = (p.id if p.id.startswith(res["outcome"]) else res["outcome"] if "zone" in p.id
+                 else f"{res['outcome']} ({p.id})")
         return f"{label}; {lines}"
     nl = res["nearest_line"]
     if nl is None:
