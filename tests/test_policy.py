@@ -362,3 +362,9 @@ def test_docs_policy_table_is_current():
     doc = (Path(__file__).resolve().parent.parent / "docs" / "policy.md").read_text()
     block = doc.split("<!-- policy_table -->\n", 1)[1].split("\n<!-- /policy_table -->", 1)[0]
     assert block == export.policy_table()
+
+
+def test_designed_around_needs_a_near_line():
+    da = export.designed_around("phone-lpddr5x")          # TPP 360, 92.5 % under 4800
+    assert da["rule"] is None and "far under" in da["reason"]
+    assert export.DESIGN_NEAR == 0.5

@@ -229,11 +229,14 @@ def _needs_licence(results: list[dict]) -> bool | None:
     return None if any(c is None for c in ctl) else False
 
 
+DESIGN_NEAR = 0.5      # a part more than 50 % under every line it escapes was designed around none
+
+
 def designed_around(arch, results: list[dict] | None = None) -> dict:
     """The rule a part was designed around: among the control rules in force in the part's
     launch year (rule year <= preset `year`) that the part escapes, the line it sits nearest
-    under (nearest_line). Only for parts of US vendors (US_VENDORS); others get rule = None and
-    the nearest line as information."""
+    under (nearest_line), if within DESIGN_NEAR (50 %) of it. Only for parts of US vendors
+    (US_VENDORS); others get rule = None and the nearest line as information."""
     a = _arch(arch)
     results = results if results is not None else evaluate(a)["rules"]
     year = a.meta.get("year")
@@ -249,6 +252,10 @@ def designed_around(arch, results: list[dict] | None = None) -> dict:
         return {"rule": None, "reason": f"controlled under every rule in force at its launch ({year})"}
     r = min(cands, key=lambda r: abs(r["nearest_line"]["margin"]))
     nl = r["nearest_line"]
+    if abs(nl["margin"]) > DESIGN_NEAR:
+        return {"rule": None, "reason": (f"far under every line in force at its launch: nearest "
+                                         f"{nl['line']} of {r['name']}, "
+                                         f"{abs(nl['margin_pct']):.0f} % under")}
     d = {"rule": r["rule"], "name": r["name"], "paragraph": nl["paragraph"],
          "threshold": nl["threshold"], "line": nl["line"], "value": nl["value"], "limit": nl["limit"],
          "margin": nl["margin"], "margin_pct": nl["margin_pct"],
