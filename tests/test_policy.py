@@ -115,7 +115,7 @@ def test_best_design_ttft_constraint():
 # ---- the rules as data (nmc.arch.export_rules), evaluated per part -----------------------------
 # Hand-derived from the presets: TPP = max over precisions of dense peak x bit length; PD = TPP /
 # die_area; I/O = 2 x link_bw (GB/s); margin = value / limit - 1.
-from nmc.arch import export_rules  # noqa: E402
+from nmc.arch import export_rules
 
 
 def _rules(arch, **kw):
@@ -288,7 +288,7 @@ def test_edge_2024_2025_2026():
     assert export.evaluate_rule("2025-04", _metrics(mem_bw=4000))["controlled"] is True
     assert export.evaluate_rule("2025-04", _metrics(mem_bw=3999.9, io_bw=899.9))["controlled"] is False
     assert export.evaluate_rule("2025-04", _metrics(), name="h20")["paragraph"] == "named"
-    z = lambda t, m, lic=True: export.evaluate_rule("2026-01", _metrics(tpp=t, mem_bw=m), licensed=lic)["outcome"]  # noqa: E731
+    z = lambda t, m, lic=True: export.evaluate_rule("2026-01", _metrics(tpp=t, mem_bw=m), licensed=lic)["outcome"]
     assert z(20999.9, 6499.9) == "case-by-case review"
     assert z(21000, 100) == z(100, 6500) == "presumption of denial"
     assert z(100, 100, lic=False) == "not applicable"

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import re
 
-from .export_rules import (BY_KEY, HBM_STACKS, METRICS, OCT_2023, POLICY_PARTS, RULES, US_VENDORS,
-                           Rule)
+from .export_rules import BY_KEY, HBM_STACKS, METRICS, OCT_2023, POLICY_PARTS, RULES, US_VENDORS, Rule
 from .loader import Architecture, load_arch
 
 # (peak parameter, bit length)
@@ -269,7 +268,7 @@ def designed_around(arch, results: list[dict] | None = None) -> dict:
 
 
 def _inputs(a: Architecture) -> dict:
-    t, which = tpp(a)
+    _t, which = tpp(a)
     keys = ["peak_" + which, "die_area", "link_bw", "mem_bw"]
     return {k: {"value": a[k], "ref": a.sources.get(k, {}).get("ref"),
                 "confidence": a.sources.get(k, {}).get("confidence")} for k in keys}
@@ -407,7 +406,23 @@ def _short_reason(da: dict) -> str:
     return da["reason"]
 
 
-__all__ = ["PRECISIONS", "THRESHOLDS", "SOURCE", "RULES", "POLICY_PARTS", "OCT_2023", "tpp",
-           "performance_density", "classify_values", "classify", "metrics", "evaluate_rule",
-           "evaluate", "designed_around", "policy_report", "policy_table", "rule_definitions",
-           "hbm_generation"]
+__all__ = [
+    "OCT_2023",
+    "POLICY_PARTS",
+    "PRECISIONS",
+    "RULES",
+    "SOURCE",
+    "THRESHOLDS",
+    "classify",
+    "classify_values",
+    "designed_around",
+    "evaluate",
+    "evaluate_rule",
+    "hbm_generation",
+    "metrics",
+    "performance_density",
+    "policy_report",
+    "policy_table",
+    "rule_definitions",
+    "tpp",
+]

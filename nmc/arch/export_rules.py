@@ -84,12 +84,12 @@ OCT_2022 = Rule(
               "Advanced Computing and Semiconductor Manufacturing Items; Supercomputer and "
               "Semiconductor End Use; Entity List Modification', 87 FR 62186 (13 Oct 2022), "
               "FR Doc 2022-21658, effective 7 Oct 2022; ECCN 3A090"),
-    sources=("Export Control Toolkit threshold history (Spencer Kelly, skellystuff.net, file "
+    sources=(("Export Control Toolkit threshold history (Spencer Kelly, skellystuff.net, file "
              "data/thresholdData) quoting 87 FR 62186: 'Bit length per operation multiplied by "
              "processing performance measured in TOPS, aggregated over all processor units, of 4800 "
              "or more' and 'Aggregate bidirectional transfer rate over all inputs and outputs [...] "
              "of 600 Gbyte/s or more to or from integrated circuits other than volatile memories'; "
-             "both lines had to be met",),
+             "both lines had to be met"),),
     confidence="medium",
     thresholds=(T("tpp", "tpp", ">=", 4800.0, "processing performance x bit length >= 4800"),
                 T("io", "io_bw", ">=", 600.0, "bidirectional I/O to non-memory ICs >= 600 GB/s")),
@@ -108,11 +108,11 @@ OCT_2023 = Rule(
               "Advanced Computing Items; Supercomputer and Semiconductor End Use; Updates and "
               "Corrections', 88 FR 73458 (25 Oct 2023), FR Doc 2023-23055, effective 17 Nov 2023; "
               "ECCN 3A090.a/.b and technical notes"),
-    sources=("Export Control Toolkit threshold history quoting FR 2023-23055: TPP = '2 x MacTOPS x "
+    sources=(("Export Control Toolkit threshold history quoting FR 2023-23055: TPP = '2 x MacTOPS x "
              "bit length of the operation, aggregated over all processing units on the integrated "
              "circuit'; PD = 'TPP divided by applicable die area' (all logic dies on a non-planar "
              "process node); tiers 4800 TPP or 1600 TPP + 5.92 PD (3A090.a), 2400-4800 TPP + "
-             "1.6-5.92 PD or 1600 TPP + 3.2-5.92 PD (3A090.b); the interconnect line was dropped",),
+             "1.6-5.92 PD or 1600 TPP + 3.2-5.92 PD (3A090.b); the interconnect line was dropped"),),
     confidence="medium",
     thresholds=(T("tpp4800", "tpp", ">=", 4800.0, "3A090.a TPP line"),
                 T("tpp2400", "tpp", ">=", 2400.0, "3A090.b(1) TPP line"),
@@ -124,8 +124,8 @@ OCT_2023 = Rule(
                 Paragraph("3A090.a(2)", ("tpp1600", "pd5.92"), "3A090.a"),
                 Paragraph("3A090.b(1)", ("tpp2400", "pd1.6"), "3A090.b"),
                 Paragraph("3A090.b(2)", ("tpp1600", "pd3.2"), "3A090.b")),
-    not_modelled=("the 'designed or marketed for use in data centers' qualifier: every part is "
-                  "evaluated as a data-centre part (non-data-centre ICs are caught only at TPP >= 4800)",
+    not_modelled=(("the 'designed or marketed for use in data centers' qualifier: every part is "
+                  "evaluated as a data-centre part (non-data-centre ICs are caught only at TPP >= 4800)"),
                   "Licence Exceptions NAC/ACA of 3A090.b",
                   "the upper bounds of .b (TPP < 4800, PD < 5.92): .a is tested first, so they never decide"),
 )
@@ -137,15 +137,15 @@ DEC_2024 = Rule(
     citation=("BIS interim final rule 'Foreign-Produced Direct Product Rule Additions, and "
               "Refinements to Controls for Advanced Computing and Semiconductor Manufacturing "
               "Items', 89 FR 96790 (5 Dec 2024), FR Doc 2024-28270; ECCN 3A090.c"),
-    sources=("Export Control Toolkit (quoting FR 2024-28270 paragraphs 105-106): HBM with a "
+    sources=(("Export Control Toolkit (quoting FR 2024-28270 paragraphs 105-106): HBM with a "
              "'memory bandwidth density' of 2 GB/s/mm2 is controlled under 3A090.c, '[a]ll HBM "
              "stacks currently in production exceed this threshold', and co-packaged HBM is "
-             "excluded (the part stays governed by TPP/PD)",
-             "G. C. Allen, 'Understanding the Biden Administration's Updated Export Controls', "
+             "excluded (the part stays governed by TPP/PD)"),
+             ("G. C. Allen, 'Understanding the Biden Administration's Updated Export Controls', "
              "CSIS, 11 Dec 2024: memory bandwidth density = 'the memory bandwidth measured in "
              "gigabytes (GB) per second divided by the area of the package or stack measured in "
              "square millimeters'; country-wide controls above 3.3 GB/s/mm2 (below it a licence "
-             "exception with end-use limits): HBM2 allowed that way, HBM2e and later not"),
+             "exception with end-use limits): HBM2 allowed that way, HBM2e and later not")),
     confidence="medium",
     thresholds=(T("density2", "hbm_density", ">", 2.0, "3A090.c: memory bandwidth density > 2 GB/s/mm2"),
                 T("density3.3", "hbm_density", ">=", 3.3,
@@ -165,26 +165,26 @@ APR_2025 = Rule(
               "disclosed in NVIDIA Form 8-K Item 8.01 filed 15 Apr 2025 and in NVIDIA's 10-Q risk "
               "factors; not published in the Federal Register. AMD disclosed the same for the "
               "Instinct MI308 (16 Apr 2025)"),
-    sources=("NVIDIA 10-Q risk factor (quoted verbatim in a public filing digest): 'In April 2025, "
+    sources=(("NVIDIA 10-Q risk factor (quoted verbatim in a public filing digest): 'In April 2025, "
              "the USG informed us that it requires a license for export to China (including Hong "
              "Kong and Macau) and D:5 countries, or to companies headquartered or with an ultimate "
              "parent therein, of our H20 integrated circuits and any other circuits achieving the "
              "H20's memory bandwidth, interconnect bandwidth, or combination thereof'; 'In August "
              "2025, the USG granted licenses that would allow us to ship certain H20 products to "
              "certain China-based customers' (about $60 M of revenue); $4.5 bn H20 charge (NVIDIA "
-             "letter to the SEC, 31 Jul 2025)",
-             "H20 figures the thresholds are taken from: the h20 preset (HBM3 4.0 TB/s, NVLink 900 "
-             "GB/s total; partner spec sheets and press, medium)"),
+             "letter to the SEC, 31 Jul 2025)"),
+             ("H20 figures the thresholds are taken from: the h20 preset (HBM3 4.0 TB/s, NVLink 900 "
+             "GB/s total; partner spec sheets and press, medium)")),
     confidence="medium",
     thresholds=(T("mem", "mem_bw", ">=", 4000.0, "reaches the H20's memory bandwidth (4.0 TB/s)"),
                 T("io", "io_bw", ">=", 900.0, "reaches the H20's interconnect bandwidth (900 GB/s)")),
     paragraphs=(Paragraph("memory bandwidth >= H20", ("mem",), "licence required"),
                 Paragraph("interconnect >= H20", ("io",), "licence required")),
     named={"h20": "named in the letter (NVIDIA H20)"},
-    not_modelled=("'or combination thereof': the letter's combined criterion is not public, so "
-                  "a part under both lines can still be caught; nmc tests each line alone",
-                  "scope: the letter binds its recipients (NVIDIA; AMD for the MI308) for China, "
-                  "Hong Kong, Macau and D:5; nmc applies the lines to every preset"),
+    not_modelled=(("'or combination thereof': the letter's combined criterion is not public, so "
+                  "a part under both lines can still be caught; nmc tests each line alone"),
+                  ("scope: the letter binds its recipients (NVIDIA; AMD for the MI308) for China, "
+                  "Hong Kong, Macau and D:5; nmc applies the lines to every preset")),
     note="licences were granted from August 2025 (NVIDIA 10-Q); the requirement itself stands",
 )
 
@@ -195,25 +195,25 @@ JAN_2026 = Rule(
     citation=("BIS final rule 'Revision to License Review Policy for Advanced Computing "
               "Commodities', 91 FR 1684 (15 Jan 2026), FR Doc 2026-00789, RIN 0694-AK43, effective "
               "15 Jan 2026; 15 CFR 742.6(b)(10)(iii)(A)(1)"),
-    sources=("rule text quoted verbatim (from govinfo) in a public research note: 'for advanced "
+    sources=(("rule text quoted verbatim (from govinfo) in a public research note: 'for advanced "
              "computing commodities with a TPP less than 21,000 (as defined in Technical Note 2 to "
              "3A090.a and 3A090.b), and a `total DRAM bandwidth' less than 6,500 GB/s [...], such as "
              "the NVIDIA H200 or AMD MI325X, [...] move from a presumption of denial to a "
              "case-by-case license review policy for exports from the United States destined to "
-             "China or Macau'",
-             "Export Control Toolkit threshold history: 'TPP < 21,000 AND' ... '\"Total DRAM "
-             "Bandwidth\" < 6,500 GB/s'"),
+             "China or Macau'"),
+             ("Export Control Toolkit threshold history: 'TPP < 21,000 AND' ... '\"Total DRAM "
+             "Bandwidth\" < 6,500 GB/s'")),
     confidence="medium",
     thresholds=(T("tpp", "tpp", "<", 21000.0, "TPP < 21,000"),
                 T("mem", "mem_bw", "<", 6500.0, "total DRAM bandwidth < 6,500 GB/s")),
     paragraphs=(Paragraph("case-by-case zone", ("tpp", "mem"), "case-by-case review"),),
     scope="licensed",
-    not_modelled=("the conditions of the zone: commercially available in the US, supply and "
+    not_modelled=(("the conditions of the zone: commercially available in the US, supply and "
                   "foundry-capacity certifications, recipient security, third-party testing in "
                   "the US, the 50 % volume cap; re-exports and D:5-headquartered buyers stay "
-                  "under a presumption of denial",
-                  "'total DRAM bandwidth' as defined in Supp. 2 to part 748 (dd)(1): nmc uses the "
-                  "preset's peak mem_bw"),
+                  "under a presumption of denial"),
+                  ("'total DRAM bandwidth' as defined in Supp. 2 to part 748 (dd)(1): nmc uses the "
+                  "preset's peak mem_bw")),
     note=("a licence review policy, not a control: it applies to parts that need a licence "
           "(Oct 2023 3A090 or the Apr 2025 letter); outside the zone, presumption of denial"),
 )
