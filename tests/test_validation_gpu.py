@@ -199,3 +199,24 @@ def test_by_split_never_mixes(tmp_path, toy_arch):
     assert [r["id"] for r in parts["evaluation"]["rows"]] == ["r1", "r2", "r4", "r5"]
     assert parts["evaluation"]["groups"]["gpu-decode"]["n"] == 4
     assert math.isfinite(parts["calibration"]["groups"]["gpu-decode"]["median_ape"])
+
+
+def test_docs_tables_are_the_cli_output(capsys):
+    """docs/validation.md's two headline tables are `nmc validate --format markdown` (the
+    evaluation table there has one more column, the goal)."""
+    from pathlib import Path
+    assert main(["validate", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    doc = (Path(__file__).parents[1] / "docs" / "validation.md").read_text()
+
+    def tables(text, first, second):
+        a = text.index(first)
+        b = text.index(second, a)
+        rows = lambda t: [tuple(c.strip() for c in ln.strip("|").split("|"))[:7]  # noqa: E731
+                          for ln in t.splitlines() if ln.startswith("| ") and "---" not in ln]
+        return rows(text[a:b]), rows(text[b:text.index("rows predicted", b)])
+
+    ev_doc, cal_doc = tables(doc, "Evaluation rows (the headline", "Calibration rows (reported")
+    ev_cli, cal_cli = tables(out, "Evaluation rows (the headline", "Calibration rows (reported")
+    assert ev_doc == ev_cli
+    assert cal_doc == cal_cli

@@ -40,11 +40,14 @@ def cmd_validate(args) -> int:
                               "skipped": parts[s]["skipped"]} for s in splits}}
     if args.format == "json":
         print(to_json(summary))
-    elif args.format == "markdown" and args.rows:
-        for s in splits:
-            if len(splits) > 1:
-                print(f"\n### {SPLIT_TITLES[s]}\n")
-            print(_rows_table(parts[s], markdown=True))
+    elif args.format == "markdown":
+        for i, s in enumerate(splits):
+            print(("\n" if i else "") + f"{SPLIT_TITLES[s][0].upper()}{SPLIT_TITLES[s][1:]}:\n")
+            print(_markdown(_summary_table(parts[s]["groups"])))
+            print(f"\n{len(parts[s]['rows'])} rows predicted, {len(parts[s]['skipped'])} skipped.")
+            if args.rows:
+                print()
+                print(_rows_table(parts[s], markdown=True))
     else:
         for i, s in enumerate(splits):
             print(("\n" if i else "") + f"nmc validation: {SPLIT_TITLES[s]}\n")
@@ -65,6 +68,17 @@ def cmd_validate(args) -> int:
         paths = validation_scatter(res["rows"], out / "validation_scatter.png") if res["rows"] else []
         print("wrote " + ", ".join(str(p) for p in [out / "validation.csv", *paths]), file=sys.stderr)
     return 0
+
+
+def _markdown(rows: list[dict]) -> str:
+    if not rows:
+        return "(no rows)"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c])
+                                     for c in cols) + " |")
+    return "\n".join(out)
 
 
 def _rows_table(res: dict, markdown: bool) -> str:
@@ -131,7 +145,8 @@ def register(sub) -> None:
                         "calibration rows in a table of their own; 'all' mixes them)")
     q.add_argument("--group", help="comma-separated groups to include")
     q.add_argument("--format", default="text", choices=["text", "json", "markdown"],
-                   help="markdown: with --rows, the per-row table as Markdown (docs)")
+                   help="markdown: the tables as Markdown (docs/validation.md); with --rows the "
+                        "per-row tables too")
     q.add_argument("--rows", action="store_true",
                    help="also list every row: measured, predicted, error (and why a row is skipped)")
     q.add_argument("-o", "--out", help="write validation.csv, skipped.csv, summary.json and the scatter plot here")
