@@ -145,7 +145,10 @@ def test_validate_cli_writes_csv_json_and_scatter(tmp_path, capsys, toy_arch):
     code = main(["validate", "--data", str(p), "--format", "json", "-o", str(tmp_path / "out")])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert out["groups"]["gpu-decode"]["n"] == 2
-    assert set(out["groups"]["gpu-decode"]) >= {"n", "median_ape", "mean_ape"}
+    assert out["headline_split"] == "evaluation"
+    ev = out["splits"]["evaluation"]
+    assert ev["groups"]["gpu-decode"]["n"] == 2
+    assert set(ev["groups"]["gpu-decode"]) >= {"n", "median_ape", "mean_ape"}
+    assert out["splits"]["calibration"]["groups"] == {}
     assert (tmp_path / "out" / "validation.csv").exists()
     assert (tmp_path / "out" / "validation_scatter.png").stat().st_size > 5000

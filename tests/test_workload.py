@@ -13,6 +13,10 @@ PUBLISHED = {
     "llama-3-70b": 70.55, "mistral-7b": 7.24, "mixtral-8x7b": 46.7, "qwen2-7b": 7.62,
     "qwen2-72b": 72.7, "gpt2": 0.1244, "gpt3-6.7b": 6.7, "gpt3-175b": 175.0, "llama-3.2-1b": 1.24,
     "qwen2-57b-a14b": 57.4,
+    # Qwen3 model cards ("Number of Parameters: 0.6B / 8.2B / 32.8B / 30.5B / 235B"),
+    # DeepSeek-V3 report ("671B total parameters"; R1 has V3's architecture)
+    "qwen3-0.6b": 0.6, "qwen3-8b": 8.2, "qwen3-32b": 32.8, "qwen3-30b-a3b": 30.5,
+    "qwen3-235b-a22b": 235.0, "deepseek-r1": 671.0,
 }
 
 

@@ -8,40 +8,77 @@ from ..report.tables import render, to_csv, to_json
 from ..validation import measurements
 
 
+HEADLINE = "evaluation"
+SPLIT_TITLES = {
+    "evaluation": "evaluation rows (the headline: held out, no parameter was set on them)",
+    "calibration": "calibration rows (reported separately: the rows preset values may be fitted to)",
+    "all": "all rows (calibration and evaluation together; not the headline)",
+}
+
+
+def _summary_table(groups: dict) -> list[dict]:
+    return [{"group": g, "n": s["n"], "median_ape": f"{s['median_ape']:.1%}",
+             "mean_ape": f"{s['mean_ape']:.1%}", "median_pred/meas": s["median_ratio"],
+             "within_25%": f"{s['within_25pct']:.0%}",
+             "worst": f"{s['worst']['id']} ({s['worst']['ape']:.0%})"}
+            for g, s in groups.items()]
+
+
 def cmd_validate(args) -> int:
     from ..plot.validation import validation_scatter
-    from ..validation.runner import run
+    from ..validation.runner import by_split, run
     rows = measurements.load(args.data) if args.data else None
     groups = [g.strip() for g in args.group.split(",")] if args.group else None
-    res = run(rows, split=args.split, groups=groups)
+    # default: the evaluation rows as the headline, the calibration rows in a table of their own
+    splits = ("evaluation", "calibration") if args.split is None else (args.split,)
+    res = run(rows, split="all" if args.split is None else args.split, groups=groups)
+    parts = by_split(res, [s for s in splits if s != "all"])
+    if "all" in splits:
+        parts["all"] = {"groups": res["groups"], "rows": res["rows"], "skipped": res["skipped"]}
+    summary = {"headline_split": HEADLINE if HEADLINE in parts else None,
+               "splits": {s: {"title": SPLIT_TITLES[s], "groups": parts[s]["groups"],
+                              "skipped": parts[s]["skipped"]} for s in splits}}
     if args.format == "json":
-        print(to_json({"groups": res["groups"], "skipped": res["skipped"]}))
-    elif args.format == "markdown" and args.rows:
-        print(_rows_table(res, markdown=True))
+        print(to_json(summary))
+    elif args.format == "markdown":
+        for i, s in enumerate(splits):
+            print(("\n" if i else "") + f"{SPLIT_TITLES[s][0].upper()}{SPLIT_TITLES[s][1:]}:\n")
+            print(_markdown(_summary_table(parts[s]["groups"])))
+            print(f"\n{len(parts[s]['rows'])} rows predicted, {len(parts[s]['skipped'])} skipped.")
+            if args.rows:
+                print()
+                print(_rows_table(parts[s], markdown=True))
     else:
-        table = [{"group": g, "n": s["n"], "median_ape": f"{s['median_ape']:.1%}",
-                  "mean_ape": f"{s['mean_ape']:.1%}", "median_pred/meas": s["median_ratio"],
-                  "within_25%": f"{s['within_25pct']:.0%}",
-                  "worst": f"{s['worst']['id']} ({s['worst']['ape']:.0%})"}
-                 for g, s in res["groups"].items()]
-        print(f"nmc validation ({args.split} rows)\n")
-        print(render(table))
-        print(f"\n{len(res['rows'])} rows predicted, {len(res['skipped'])} skipped")
-        if args.rows:
-            print()
-            print(_rows_table(res, markdown=args.format == "markdown"))
-        if args.verbose:
-            for s in res["skipped"]:
-                print(f"  skipped {s['id']} [{s['group']}]: {s['reason']}")
+        for i, s in enumerate(splits):
+            print(("\n" if i else "") + f"nmc validation: {SPLIT_TITLES[s]}\n")
+            print(render(_summary_table(parts[s]["groups"])))
+            print(f"\n{len(parts[s]['rows'])} rows predicted, {len(parts[s]['skipped'])} skipped")
+            if args.rows:
+                print()
+                print(_rows_table(parts[s], markdown=args.format == "markdown"))
+            if args.verbose:
+                for k in parts[s]["skipped"]:
+                    print(f"  skipped {k['id']} [{k['group']}]: {k['reason']}")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "validation.csv").write_text(to_csv(res["rows"]))
-        (out / "skipped.csv").write_text(to_csv(res["skipped"], ["id", "group", "reason"]))
-        (out / "summary.json").write_text(to_json({"groups": res["groups"], "skipped": res["skipped"]}))
+        (out / "skipped.csv").write_text(to_csv(res["skipped"], ["id", "group", "split", "reason"]))
+        (out / "summary.json").write_text(to_json(summary))
         paths = validation_scatter(res["rows"], out / "validation_scatter.png") if res["rows"] else []
         print("wrote " + ", ".join(str(p) for p in [out / "validation.csv", *paths]), file=sys.stderr)
     return 0
+
+
+def _markdown(rows: list[dict]) -> str:
+    if not rows:
+        return "(no rows)"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c])
+                                     for c in cols) + " |")
+    return "\n".join(out)
 
 
 def _rows_table(res: dict, markdown: bool) -> str:
@@ -103,10 +140,13 @@ def cmd_calibrate(args) -> int:
 def register(sub) -> None:
     q = sub.add_parser("validate", help="predict published measurements, error per group")
     q.add_argument("--data", nargs="*", help="measurement CSVs (default: the bundled ones)")
-    q.add_argument("--split", default="all", choices=["all", "calibration", "evaluation"])
+    q.add_argument("--split", choices=["all", "calibration", "evaluation"],
+                   help="only these rows (default: the evaluation rows as the headline, then the "
+                        "calibration rows in a table of their own; 'all' mixes them)")
     q.add_argument("--group", help="comma-separated groups to include")
     q.add_argument("--format", default="text", choices=["text", "json", "markdown"],
-                   help="markdown: with --rows, the per-row table as Markdown (docs)")
+                   help="markdown: the tables as Markdown (docs/validation.md); with --rows the "
+                        "per-row tables too")
     q.add_argument("--rows", action="store_true",
                    help="also list every row: measured, predicted, error (and why a row is skipped)")
     q.add_argument("-o", "--out", help="write validation.csv, skipped.csv, summary.json and the scatter plot here")

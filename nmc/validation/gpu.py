@@ -1,10 +1,30 @@
-"""Predictor of the GPU inference groups (gpu-decode, gpu-prefill, gpu-serving): the scenario a
-row describes, evaluated with nmc.analyze."""
+"""Predictor of the GPU inference groups (gpu-decode, gpu-prefill, gpu-serving), driven by the
+row's columns only (models/measurements/README.md), never by its source, unit or notes:
+
+- fixed-batch rows (gpu-decode, gpu-prefill, and gpu-serving rows that state a `batch` but no
+  load) -> the scenario they describe, evaluated with nmc.analyze: `batch`, `prompt`, `context`,
+  `output`, `tp`, the dtypes (`weights`, `activations`, `kv`), `runtime` (eager / graphs /
+  fused; empty: graphs) and `dequant` (torch / fused; empty: fused).
+- load benchmarks (gpu-serving rows that state a `concurrency` or a `request_rate`) -> the
+  serving simulator (nmc.serve through nmc.serving.rows): `concurrency` (closed loop),
+  `request_rate` (Poisson; inf = all at once), `requests` (how many), `prompt`/`output` or a
+  bundled trace in `dataset`, `tp`, `pp`, `dp`, dtypes, and the scheduler from `framework`.
+
+A row the model cannot express is skipped with the reason (registry.Skip): no preset, no batch
+and no load, pipeline or expert parallelism on the fixed-batch path, a metric not predicted."""
 from __future__ import annotations
 
 from ..analysis.inference import analyze
 from ..errors import NmcError
+from ..serving.api import serve
+from ..serving.rows import measurement_kwargs, scheduler_of
 from .registry import Skip, predictor
+
+# metrics of the fixed-batch path (phase generate/decode/prefill) and of the serving path
+SERVE_FIELDS = {"throughput_tokens_per_s": "throughput_tokens_per_s",
+                "throughput_tokens_per_s_per_gpu": "throughput_tokens_per_s",
+                "requests_per_s": "requests_per_s",
+                "ttft_ms": "ttft_mean_s", "ms_per_token": "tpot_mean_s"}
 
 
 def scenario_of(row: dict) -> dict:
@@ -14,12 +34,17 @@ def scenario_of(row: dict) -> dict:
     if a in ("int4",):
         a = "bf16"
     kv = (row.get("kv") or a).lower()
-    tp = row.get("tp") or row.get("devices") or 1
-    for c in ("batch", "prompt", "context", "output", "tp"):
+    for c in ("batch", "prompt", "context", "output", "tp", "pp", "ep"):
         if isinstance(row.get(c), str):
             raise Skip(f"{c} = {row[c]!r} is not a number")
+    tp = row.get("tp") or row.get("devices") or 1
     return dict(batch=row.get("batch") or 1, tp=tp, weights=w, activations=a, kv=kv,
                 runtime=row.get("runtime") or "graphs", dequant=row.get("dequant") or "fused")
+
+
+def is_load_benchmark(row: dict) -> bool:
+    """A serving row measured under a stated load: a concurrency or a request rate."""
+    return row.get("concurrency") is not None or row.get("request_rate") is not None
 
 
 @predictor("gpu-decode", "gpu-prefill", "gpu-serving")
@@ -27,15 +52,29 @@ def predict_gpu(row: dict, arch=None) -> float:
     arch = arch or row.get("arch")
     if not arch:
         raise Skip(f"no preset for system {row.get('system')!r}")
+    if row["group"] == "gpu-serving":
+        if is_load_benchmark(row):
+            return predict_serving(row, arch)
+        if not row.get("batch"):
+            raise Skip("no load stated (no concurrency, request_rate or batch): the batch was "
+                       "chosen by the serving runtime under a load the row does not give")
+    elif not row.get("batch"):
+        raise Skip("batch not stated ('up to' figures are not maximised over batches)")
+    return predict_fixed_batch(row, arch)
+
+
+def predict_fixed_batch(row: dict, arch) -> float:
+    """A fixed batch: one nmc.analyze call for the phase and metric of the row."""
     model = row.get("model")
     kw = scenario_of(row)
+    for c, what in (("pp", "pipeline"), ("ep", "expert")):
+        if (row.get(c) or 1) > 1:
+            raise Skip(f"{what} parallelism ({c} = {row[c]}) is not modelled by nmc.analyze "
+                       f"for a fixed batch")
     phase, metric = row.get("phase"), row.get("metric")
     prompt, out, ctx = row.get("prompt"), row.get("output"), row.get("context")
     b = kw["batch"]
-    if row["group"] == "gpu-serving" and not row.get("batch"):
-        raise Skip("batch not stated (chosen by the serving runtime under load); "
-                   "nmc evaluates a given batch")
-    per_device = "per gpu" in (row.get("unit") or "").lower()
+    n_dev = kw["tp"]
     try:
         if metric == "ttft_ms":
             if not prompt:
@@ -47,7 +86,8 @@ def predict_gpu(row: dict, arch=None) -> float:
             return analyze(model, arch, phase="prefill", prompt=prompt, **kw).tokens_per_s
         if phase == "prefill" and metric == "latency_ms":
             return analyze(model, arch, phase="prefill", prompt=prompt, **kw).latency_s * 1e3
-        if metric in ("tokens_per_s", "ms_per_token", "throughput_tokens_per_s", "latency_ms"):
+        if metric in ("tokens_per_s", "ms_per_token", "throughput_tokens_per_s", "latency_ms",
+                      "throughput_tokens_per_s_per_gpu", "total_throughput_tokens_per_s"):
             if prompt and out:
                 r = analyze(model, arch, phase="generate", prompt=prompt, generate=out, **kw)
                 if metric == "ms_per_token":
@@ -55,17 +95,54 @@ def predict_gpu(row: dict, arch=None) -> float:
                     return (tpot if tpot is not None else r.latency_s) * 1e3
                 if metric == "latency_ms":
                     return r.latency_s * 1e3
+                if metric == "total_throughput_tokens_per_s":
+                    return (prompt + out) * b / r.latency_s
                 per_seq = r.tokens_per_s / b
             else:
+                if metric == "total_throughput_tokens_per_s":
+                    raise Skip("total (prompt + output) throughput needs prompt and output")
                 r = analyze(model, arch, phase="decode", context=ctx or prompt or 0, **kw)
-                if metric == "ms_per_token":
-                    return r.latency_s * 1e3
-                if metric == "latency_ms":
+                if metric in ("ms_per_token", "latency_ms"):
                     return r.latency_s * 1e3
                 per_seq = r.tokens_per_s / b
             if metric == "throughput_tokens_per_s":
-                return per_seq * b / (kw["tp"] if per_device else 1)
+                return per_seq * b
+            if metric == "throughput_tokens_per_s_per_gpu":
+                return per_seq * b / n_dev
             return per_seq
     except NmcError as e:
         raise Skip(str(e)) from None
     raise Skip(f"metric {metric!r} in phase {phase!r} is not predicted")
+
+
+def predict_serving(row: dict, arch) -> float:
+    """A load benchmark through the serving simulator (nmc.serving.rows). The scheduler comes
+    from the `runtime` or `framework` column (nmc.serving.rows.scheduler_of), never from notes;
+    `requests` sets how many requests the run serves."""
+    metric = row.get("metric")
+    if metric not in SERVE_FIELDS and metric != "total_throughput_tokens_per_s":
+        raise Skip(f"metric {metric!r} of a load benchmark is not predicted")
+    if (row.get("ep") or 1) > 1:
+        raise Skip(f"expert parallelism (ep = {row['ep']}) is not modelled by nmc.serve")
+    cols = {k: row.get(k) for k in row if k != "notes"}
+    cols["arch"] = arch
+    try:
+        kw = measurement_kwargs(cols, n_requests=row.get("requests"))
+        kw["scheduler"] = scheduler_of({"runtime": row.get("runtime"),
+                                        "framework": row.get("framework")})
+        if kw["scheduler"] == "disaggregated":
+            kw["scheduler"] = "continuous"
+        model, a = kw.pop("model"), kw.pop("arch")
+        d = serve(model, a, **kw).to_dict()
+    except NmcError as e:
+        raise Skip(str(e)) from None
+    if metric == "total_throughput_tokens_per_s":
+        return d["throughput_tokens_per_s"] + d["input_tokens_per_s"]
+    v = d[SERVE_FIELDS[metric]]
+    if v is None:
+        raise Skip(f"the simulation gives no {SERVE_FIELDS[metric]}")
+    if metric in ("ttft_ms", "ms_per_token"):
+        return v * 1e3
+    if metric == "throughput_tokens_per_s_per_gpu":
+        return v / ((kw.get("tp") or 1) * (kw.get("pp") or 1) * (kw.get("replicas") or 1))
+    return v

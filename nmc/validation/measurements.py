@@ -12,14 +12,14 @@ COLUMNS = ("id", "group", "system", "arch", "baseline", "mapping", "devices", "m
            "activations", "kv", "phase", "batch", "prompt", "context", "output", "tp", "pp", "dp",
            "ep", "cp", "vpp", "micro_batch", "zero", "recompute", "fp8", "framework", "runtime",
            "dequant", "concurrency",
-           "request_rate", "dataset", "metric", "value", "unit", "kind", "split", "source",
+           "request_rate", "requests", "dataset", "metric", "value", "unit", "kind", "split", "source",
            "quote", "notes")
 REQUIRED = ("id", "group", "metric", "value", "kind", "split", "source")
 GROUPS = ("gpu-decode", "gpu-prefill", "gpu-serving", "training", "pim", "aimc", "gpu-kernel")
 KINDS = ("measured", "vendor-published", "measured-here")
 SPLITS = ("calibration", "evaluation")
 INT_COLS = ("devices", "batch", "prompt", "context", "output", "tp", "pp", "dp", "ep", "cp", "vpp",
-            "micro_batch", "zero", "fp8", "concurrency")
+            "micro_batch", "zero", "fp8", "concurrency", "requests")
 FLOAT_COLS = ("request_rate",)      # requests/s; "inf" = all requests at once
 
 

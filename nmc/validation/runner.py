@@ -10,6 +10,7 @@ import statistics
 
 from . import aimc, gpu, kernel, pim, training  # noqa: F401  (register their predictors)
 from . import measurements
+from .measurements import SPLITS
 from .registry import PREDICTORS, Skip
 
 
@@ -25,16 +26,17 @@ def run(rows=None, split: str = "all", groups=None) -> dict:
             continue
         fn = PREDICTORS.get(row["group"])
         if fn is None:
-            skipped.append({"id": row["id"], "group": row["group"],
+            skipped.append({"id": row["id"], "group": row["group"], "split": row["split"],
                             "reason": f"no predictor for group {row['group']!r} yet"})
             continue
         try:
             pred = float(fn(row))
         except Skip as e:
-            skipped.append({"id": row["id"], "group": row["group"], "reason": str(e)})
+            skipped.append({"id": row["id"], "group": row["group"], "split": row["split"],
+                            "reason": str(e)})
             continue
         if not math.isfinite(pred) or pred <= 0:
-            skipped.append({"id": row["id"], "group": row["group"],
+            skipped.append({"id": row["id"], "group": row["group"], "split": row["split"],
                             "reason": f"prediction is {pred}"})
             continue
         meas = row["value"]
@@ -44,6 +46,17 @@ def run(rows=None, split: str = "all", groups=None) -> dict:
                      "predicted": pred, "ratio": pred / meas,
                      "ape": abs(pred - meas) / meas, "source": row["source"]})
     return {"rows": done, "groups": summarize(done), "skipped": skipped}
+
+
+def by_split(res: dict, splits=SPLITS) -> dict:
+    """{split: {"groups", "skipped", "rows"}} of one run() result: the evaluation rows (the
+    headline: no parameter was set on them) and the calibration rows, never mixed."""
+    out = {}
+    for s in splits:
+        rows = [r for r in res["rows"] if r["split"] == s]
+        out[s] = {"groups": summarize(rows), "rows": rows,
+                  "skipped": [k for k in res["skipped"] if k.get("split") == s]}
+    return out
 
 
 def summarize(done: list[dict]) -> dict:

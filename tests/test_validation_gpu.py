@@ -1,0 +1,228 @@
+"""GPU inference validation driven by explicit columns (issue 18, deliverables 3, 4): the rows for
+the export-compliant parts (H20, L20, A800, Ascend 910B), the fixed-batch and load-benchmark
+paths of the predictor, and the evaluation headline of `nmc validate`."""
+import csv
+import json
+import math
+
+import pytest
+
+import nmc
+from nmc.cli import main
+from nmc.paths import measurements_dir
+from nmc.validation import measurements
+from nmc.validation.gpu import predict_gpu
+from nmc.validation.registry import Skip
+from nmc.validation.runner import by_split, run
+
+HEADER = list(measurements.COLUMNS)
+
+
+def _write(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=HEADER)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in HEADER})
+    return path
+
+
+def _row(**kw):
+    base = dict(id="r1", group="gpu-decode", system="toy", arch="", devices=1, model="llama-2-7b",
+                weights="bf16", phase="decode", batch=1, context=512, metric="tokens_per_s",
+                value=100, unit="tokens/s", kind="measured", split="evaluation", source="test")
+    base.update(kw)
+    return base
+
+
+def _load(tmp_path, rows):
+    return measurements.load([_write(tmp_path / "m.csv", rows)])
+
+
+@pytest.fixture(scope="module")
+def cutdown():
+    return measurements.load([measurements_dir() / "cutdown.csv"])
+
+
+# ---- the rows ----------------------------------------------------------------------------------
+def test_cutdown_rows_have_source_quote_and_the_explicit_columns(cutdown):
+    assert len(cutdown) >= 30
+    for r in cutdown:
+        assert r["source"] and r["quote"], r["id"]
+        assert r["group"] in ("gpu-decode", "gpu-prefill", "gpu-serving"), r["id"]
+        assert r["model"] in nmc.list_models(), r["id"]
+        if r["group"] == "gpu-serving":
+            assert r["prompt"] and r["output"], r["id"]       # fixed lengths, no trace needed
+        else:
+            assert r["batch"] and r["tp"], r["id"]
+    # every third new row within a group (file order) is calibration, the first of each three,
+    # and so is a row derived from a calibration row (the L20 total throughput: 5 x the output)
+    for g in {r["group"] for r in cutdown}:
+        rows = [r for r in cutdown if r["group"] == g]
+        for i, r in enumerate(rows):
+            derived = "derived from" in (r["notes"] or "")
+            assert r["split"] == ("calibration" if i % 3 == 0 or derived else "evaluation"), r["id"]
+    rows = {r["id"]: r for r in cutdown}
+    total, out = (rows[f"vllm-pr15322-l20x24-dsr1-pp3tp8-c16-{k}"] for k in ("total", "out"))
+    assert total["value"] == pytest.approx(5 * out["value"], rel=1e-4)
+    assert total["split"] == out["split"] == "calibration"
+
+
+def test_at_least_five_rows_per_part_or_the_reason(cutdown):
+    """H20, L20 and 910B2 rows are predicted (>= 5 each); the A800 rows found do not state
+    the load and are kept with that reason; the 910B rows without a variant have no preset."""
+    by_arch = {}
+    for r in cutdown:
+        by_arch.setdefault(r["arch"] or "", []).append(r)
+    for arch in ("h20", "l20", "ascend-910b", "a800-80g-sxm"):
+        assert len(by_arch[arch]) >= 5, arch
+    a800 = by_arch["a800-80g-sxm"]
+    for r in a800:
+        with pytest.raises(Skip, match="no load stated"):
+            predict_gpu(r)
+    for r in by_arch[""]:
+        with pytest.raises(Skip, match="no preset"):
+            predict_gpu(r)
+
+
+def test_one_new_row_per_predicted_part_is_close_to_its_measurement(cutdown):
+    """Real values (docs/validation.md): Chitu Qwen3-32B batch 8 on one H20 (319.07 tok/s),
+    on two 910B2 (146.98), SGLang Qwen3-30B-A3B on 2 L20 at 10 req/s (1410.99)."""
+    rows = {r["id"]: r for r in cutdown}
+    for rid, lo, hi in (("chitu-h20-qwen3-32b-bs8", 0.9, 1.25),
+                        ("chitu-910b2x2-qwen3-32b-bs8", 1.2, 1.8),
+                        ("sglang-pr5877-l20x2-qwen3-30b-a3b-tp2", 0.95, 1.3)):
+        r = rows[rid]
+        assert lo < predict_gpu(r) / r["value"] < hi, rid
+
+
+# ---- the fixed-batch path ----------------------------------------------------------------------
+def test_prediction_reads_columns_not_source_unit_or_notes(tmp_path, toy_arch):
+    a, b = _load(tmp_path, [
+        _row(id="a", arch=toy_arch, batch=4, source="gpt-fast", unit="tokens/s", notes=""),
+        _row(id="b", arch=toy_arch, batch=4, source="TensorRT-LLM perf", system="other",
+             unit="output tokens/s per GPU (aggregate)", notes="per gpu; framework: vllm")])
+    assert predict_gpu(a) == predict_gpu(b)
+
+
+def test_per_gpu_throughput_is_an_explicit_metric(tmp_path, toy_arch):
+    agg, per = _load(tmp_path, [
+        _row(id="a", arch=toy_arch, group="gpu-serving", batch=8, tp=2, devices=2,
+             phase="generate", prompt=128, output=32, metric="throughput_tokens_per_s"),
+        _row(id="b", arch=toy_arch, group="gpu-serving", batch=8, tp=2, devices=2,
+             phase="generate", prompt=128, output=32,
+             metric="throughput_tokens_per_s_per_gpu")])
+    assert predict_gpu(per) == pytest.approx(predict_gpu(agg) / 2)
+    rep = nmc.analyze("llama-2-7b", toy_arch, phase="generate", batch=8, prompt=128, generate=32,
+                      tp=2)
+    assert predict_gpu(agg) == pytest.approx(rep.tokens_per_s)
+
+
+def test_total_throughput_counts_prompt_and_output(tmp_path, toy_arch):
+    (r,) = _load(tmp_path, [_row(arch=toy_arch, phase="generate", batch=2, prompt=300,
+                                 output=100, metric="total_throughput_tokens_per_s")])
+    rep = nmc.analyze("llama-2-7b", toy_arch, phase="generate", batch=2, prompt=300,
+                      generate=100)
+    assert predict_gpu(r) == pytest.approx(400 * 2 / rep.latency_s)
+    assert predict_gpu(r) == pytest.approx(rep.tokens_per_s * 4)
+
+
+def test_rows_the_fixed_batch_path_cannot_express_are_skipped(tmp_path, toy_arch):
+    no_batch, pp, ep, serving = _load(tmp_path, [
+        _row(id="a", arch=toy_arch, batch=""),
+        _row(id="b", arch=toy_arch, pp=2, tp=2, devices=4),
+        _row(id="c", arch=toy_arch, ep=8),
+        _row(id="d", arch=toy_arch, group="gpu-serving", batch="", prompt=128, output=32)])
+    with pytest.raises(Skip, match="batch not stated"):
+        predict_gpu(no_batch)
+    with pytest.raises(Skip, match="pipeline parallelism"):
+        predict_gpu(pp)
+    with pytest.raises(Skip, match="expert parallelism"):
+        predict_gpu(ep)
+    with pytest.raises(Skip, match="no load stated"):
+        predict_gpu(serving)
+
+
+# ---- the load-benchmark path -------------------------------------------------------------------
+def test_serving_rows_with_a_load_go_through_the_simulator(tmp_path, toy_arch):
+    base = dict(arch=toy_arch, group="gpu-serving", phase="generate", prompt=256, output=64,
+                batch="", framework="SGLang", requests=12)
+    closed, rate, ttft, tpot = _load(tmp_path, [
+        _row(id="a", concurrency=4, request_rate="inf", metric="throughput_tokens_per_s", **base),
+        _row(id="b", request_rate=2, metric="total_throughput_tokens_per_s", **base),
+        _row(id="c", concurrency=4, metric="ttft_ms", **base),
+        _row(id="d", concurrency=4, metric="ms_per_token", **base)])
+    rep = nmc.serve("llama-2-7b", toy_arch, concurrency=4, n_requests=12, prompt=256, output=64,
+                    scheduler="chunked").to_dict()
+    assert predict_gpu(closed) == pytest.approx(rep["throughput_tokens_per_s"])
+    assert predict_gpu(ttft) == pytest.approx(rep["ttft_mean_s"] * 1e3)
+    assert predict_gpu(tpot) == pytest.approx(rep["tpot_mean_s"] * 1e3)
+    rr = nmc.serve("llama-2-7b", toy_arch, rate=2.0, n_requests=12, prompt=256, output=64,
+                   scheduler="chunked").to_dict()
+    assert predict_gpu(rate) == pytest.approx(rr["throughput_tokens_per_s"]
+                                              + rr["input_tokens_per_s"])
+    # 12 requests of 64 output tokens, 256 prompt tokens each
+    assert rr["n_requests"] == 12
+    # the scheduler comes from the framework column, never from notes
+    (vllm,) = _load(tmp_path, [_row(id="e", concurrency=4, metric="throughput_tokens_per_s",
+                                    notes="static batching, sglang",
+                                    **{**base, "framework": "vLLM 0.8"})])
+    cont = nmc.serve("llama-2-7b", toy_arch, concurrency=4, n_requests=12, prompt=256, output=64,
+                     scheduler="continuous").to_dict()
+    assert predict_gpu(vllm) == pytest.approx(cont["throughput_tokens_per_s"])
+
+
+# ---- the headline: evaluation rows; calibration rows separately --------------------------------
+def test_validate_headline_is_evaluation_and_calibration_is_separate(tmp_path, capsys, toy_arch):
+    p = _write(tmp_path / "m.csv", [
+        _row(id="cal-a", arch=toy_arch, split="calibration", value=1.0),
+        _row(id="ev-a", arch=toy_arch, batch=4, value=100.0),
+        _row(id="ev-b", arch="", value=100.0)])
+    assert main(["validate", "--data", str(p)]) == 0
+    out = capsys.readouterr().out
+    ev, cal = out.index("evaluation rows (the headline"), out.index("calibration rows")
+    assert ev < cal
+    assert "1 rows predicted, 1 skipped" in out[ev:cal]
+    assert "cal-a" in out[cal:] and "cal-a" not in out[ev:cal]
+    assert main(["validate", "--data", str(p), "--split", "evaluation"]) == 0
+    only = capsys.readouterr().out
+    assert "calibration rows" not in only and "ev-a" in only
+    assert main(["validate", "--data", str(p), "--format", "json"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert js["headline_split"] == "evaluation"
+    assert js["splits"]["evaluation"]["groups"]["gpu-decode"]["n"] == 1
+    assert js["splits"]["calibration"]["groups"]["gpu-decode"]["worst"]["id"] == "cal-a"
+    assert [s["id"] for s in js["splits"]["evaluation"]["skipped"]] == ["ev-b"]
+    assert js["splits"]["calibration"]["skipped"] == []
+
+
+def test_by_split_never_mixes(tmp_path, toy_arch):
+    rows = _load(tmp_path, [_row(id=f"r{i}", arch=toy_arch, batch=1 + i,
+                                 split="calibration" if i % 3 == 0 else "evaluation")
+                            for i in range(6)])
+    parts = by_split(run(rows))
+    assert [r["id"] for r in parts["calibration"]["rows"]] == ["r0", "r3"]
+    assert [r["id"] for r in parts["evaluation"]["rows"]] == ["r1", "r2", "r4", "r5"]
+    assert parts["evaluation"]["groups"]["gpu-decode"]["n"] == 4
+    assert math.isfinite(parts["calibration"]["groups"]["gpu-decode"]["median_ape"])
+
+
+def test_docs_tables_are_the_cli_output(capsys):
+    """docs/validation.md's two headline tables are `nmc validate --format markdown` (the
+    evaluation table there has one more column, the goal)."""
+    from pathlib import Path
+    assert main(["validate", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    doc = (Path(__file__).parents[1] / "docs" / "validation.md").read_text()
+
+    def tables(text, first, second):
+        a = text.index(first)
+        b = text.index(second, a)
+        rows = lambda t: [tuple(c.strip() for c in ln.strip("|").split("|"))[:7]  # noqa: E731
+                          for ln in t.splitlines() if ln.startswith("| ") and "---" not in ln]
+        return rows(text[a:b]), rows(text[b:text.index("rows predicted", b)])
+
+    ev_doc, cal_doc = tables(doc, "Evaluation rows (the headline", "Calibration rows (reported")
+    ev_cli, cal_cli = tables(out, "Evaluation rows (the headline", "Calibration rows (reported")
+    assert ev_doc == ev_cli
+    assert cal_doc == cal_cli
