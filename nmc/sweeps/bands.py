@@ -23,7 +23,9 @@ Method, for k banded parameters:
 
 Ends are evaluated, not the inside of a range: a result that is not monotone inside a band
 (none is known in this model) would be missed. A grid that sweeps a banded parameter sets it
-explicitly, so that parameter's band is dropped (as Architecture.with_ does)."""
+explicitly, so that parameter's band is dropped (as Architecture.with_ does); so is the band of a
+parameter the preset does not use (nmc.arch.uncertainty: PIM energies inherited by a preset
+without PIM units, link latency without a link)."""
 from __future__ import annotations
 
 import itertools
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..arch.loader import Architecture, load_arch
+from ..arch.uncertainty import exemption
 from ..engine import layout as L
 from ..errors import ConfigError
 from .plan import make_plan
@@ -69,7 +72,7 @@ class Band:
     method: str                                      # "none" | "corners" | "screen+corners"
     n_points: int                                    # band points per grid point
     skipped: int                                     # inconsistent corners left out
-    dropped: list[str] = field(default_factory=list)  # bands the grid overrides
+    dropped: list[str] = field(default_factory=list)  # bands the grid sets, or of unused parts
     drivers: dict[str, list[dict]] = field(default_factory=dict)
 
     def info(self) -> dict:
@@ -124,8 +127,9 @@ def _screen(k: int) -> np.ndarray:
 
 def _effects(res: dict, k: int) -> dict[str, np.ndarray]:
     """Screen effect of each parameter (high end minus low end), per grid point: [n_grid, k]."""
-    return {f: np.nan_to_num(res[f][:, 2:2 * k + 1:2] - res[f][:, 1:2 * k:2])
-            for f in DIRECTED if f in res}
+    with np.errstate(invalid="ignore"):
+        return {f: np.nan_to_num(res[f][:, 2:2 * k + 1:2] - res[f][:, 1:2 * k:2])
+                for f in DIRECTED if f in res}
 
 
 def _directed_corners(res: dict, k: int) -> np.ndarray:
@@ -157,7 +161,7 @@ def _drivers(res: dict, keys: list[str], k: int) -> dict[str, list[dict]]:
         rows = []
         for i, key in enumerate(keys):
             j = int(np.argmax(sw[:, i]))
-            if sw[j, i] <= 1e-12:
+            if sw[j, i] <= 1e-9:
                 continue
             worse_high = direction(f) * (hi[j, i] - lo[j, i]) < 0
             rows.append({"param": key, "swing": float(sw[j, i]),
@@ -176,8 +180,9 @@ def evaluate_band(model, arch, grid: dict | None = None, scenario: dict | None =
         a = a.with_(**arch_set)                     # an override drops its band
     grid = dict(grid or {})
     swept = {n for d in parse_grid(grid) for n in d["names"]}
-    keys = sorted(k for k in a.bands if k not in swept)
-    dropped = sorted(k for k in a.bands if k in swept)
+    unused = {k for k in a.bands if (exemption(a, k) or "").startswith("unused")}
+    keys = sorted(k for k in a.bands if k not in swept and k not in unused)
+    dropped = sorted(k for k in a.bands if k in swept or k in unused)
     scenario = dict(scenario or {})
     k = len(keys)
     lows = np.array([a.bands[x][0] for x in keys])
