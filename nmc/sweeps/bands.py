@@ -74,6 +74,11 @@ class Band:
     skipped: int                                     # inconsistent corners left out
     dropped: list[str] = field(default_factory=list)  # bands the grid sets, or of unused parts
     drivers: dict[str, list[dict]] = field(default_factory=dict)
+    points: np.ndarray | None = None                 # [n_points, k] the values evaluated
+
+    def corner(self, i: int) -> dict[str, float]:
+        """Point i as {key: value}: arch.with_(**band.corner(i)) reproduces it."""
+        return {k: float(v) for k, v in zip(self.keys, self.points[i])}
 
     def info(self) -> dict:
         """JSON-able description of the method and the drivers (Report.to_dict()['band_info'])."""
@@ -104,7 +109,8 @@ def _evaluate(model, a: Architecture, grid: dict, scenario: dict, keys: list[str
     """Kernel results of grid x points: {column: [n_grid, n_points]}, grid columns, labels."""
     g = dict(grid)
     if keys:
-        g[",".join(keys)] = [tuple(float(x) for x in row) for row in values]
+        g[",".join(keys)] = ([float(row[0]) for row in values] if len(keys) == 1 else
+                             [tuple(float(x) for x in row) for row in values])
     plan = make_plan(model, a, g, scenario, arch_set=arch_set)
     t = _assemble(run(plan, None, progress=False))
     npts = len(values) if keys else 1
@@ -232,7 +238,7 @@ def evaluate_band(model, arch, grid: dict | None = None, scenario: dict | None =
         score = np.where(np.isnan(v), -np.inf, d * v)
         high[f] = v[rows, np.argmax(score, axis=1)]
     return Band(keys, ends, central, low, high, gcols, labels, method, len(S), skipped, dropped,
-                _drivers(res, keys, k))
+                _drivers(res, keys, k), _values(S, lows, cent, highs))
 
 
 def band_sweep(model=None, arch=None, grid: dict | None = None, *, spec=None, columns=None,
