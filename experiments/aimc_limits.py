@@ -218,11 +218,14 @@ def inference_chart(rows, path, models):
     sizes = [r for r in rows if r["study"] == "models"]
     # (label, rows, marker, drawn as a band): the band is low..high over the preset's
     # uncertainty bands (docs/bands.md), here for the package as built and the references
+    def package(policy):
+        return lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == policy
+
     series = [("AIMC, one 3-die package, hybrid (rest from DRAM); band: preset ranges",
-               lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == "hybrid", "o", True),
-              ("AIMC, one 3-die package, re-programming",
-               lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == "reprogram", "x", False),
-              ("AIMC, as many dies as needed", lambda r: r["arch"] == ARCH and r["aimc_chips"] == 0, "s", False),
+               package("hybrid"), "o", True),
+              ("AIMC, one 3-die package, re-programming", package("reprogram"), "x", False),
+              ("AIMC, as many dies as needed",
+               lambda r: r["arch"] == ARCH and r["aimc_chips"] == 0, "s", False),
               ("h100-sxm (batch 1)", lambda r: r["arch"] == "h100-sxm", "^", True),
               ("phone-lpddr5x (batch 1)", lambda r: r["arch"] == "phone-lpddr5x", "v", True)]
     for label, pred, mk, band in series:

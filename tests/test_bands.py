@@ -86,8 +86,8 @@ def test_hand_case_static_power_band(tmp_path, toy_arch, toy_llm):
 def test_direction_latency_low_is_the_larger_latency(tmp_path, toy_arch, toy_llm):
     """mem_bw in [0.5, 2] TB/s: band low = pessimistic = the SLOWER end for every result:
     fewer tokens/s and MORE latency; the parameter's low end gives both."""
-    p = _toy(tmp_path, toy_arch, '[memory]\nmem_bw = { central = "1 TB/s", low = "0.5 TB/s", high = "2 TB/s" }',
-             ["mem_bw"])
+    band = '[memory]\nmem_bw = { central = "1 TB/s", low = "0.5 TB/s", high = "2 TB/s" }'
+    p = _toy(tmp_path, toy_arch, band, ["mem_bw"])
     r = nmc.analyze(toy_llm, p, band=True)
     slow = nmc.analyze(toy_llm, nmc.load_arch(p).band("low"))
     fast = nmc.analyze(toy_llm, nmc.load_arch(p).band("high"))

@@ -12,8 +12,9 @@ Method, for k banded parameters:
   2. corners: k <= FULL_MAX: all 2^k corners of the box; otherwise, for every grid point and
      every result with a direction, its pessimistic corner (each parameter at the end the
      screen found worse for that result, parameters without effect left central) and its
-     optimistic corner. Corners that make an inconsistent architecture (e.g. more DAC bits
-     than input bits) are skipped and counted;
+     optimistic corner (on a large grid with more than MAX_CORNERS distinct corners, those of
+     tokens/s, latency and energy per token only). Corners that make an inconsistent
+     architecture (e.g. more DAC bits than input bits) are skipped and counted;
   3. envelope: per grid point and result, "low" = the pessimistic value over all points
      evaluated, "high" = the optimistic one. Low and high are named by the RESULT's direction:
      band low of tokens_per_s is the smallest throughput, band low of latency_s the LARGEST
@@ -22,7 +23,7 @@ Method, for k banded parameters:
      so each band end reads as one consistent breakdown of its headline.
 
 Ends are evaluated, not the inside of a range: a result that is not monotone inside a band
-(none is known in this model) would be missed. A grid that sweeps a banded parameter sets it
+would be missed. A grid that sweeps a banded parameter sets it
 explicitly, so that parameter's band is dropped (as Architecture.with_ does); so is the band of a
 parameter the preset does not use (nmc.arch.uncertainty: PIM energies inherited by a preset
 without PIM units, link latency without a link)."""
@@ -138,17 +139,27 @@ def _effects(res: dict, k: int) -> dict[str, np.ndarray]:
                 for f in DIRECTED if f in res}
 
 
-def _directed_corners(res: dict, k: int) -> np.ndarray:
+MAX_CORNERS = 256      # above this many distinct corners, only the headline results' corners
+HEADLINES = ("tokens_per_s", "latency_s", "energy_per_token_j")
+
+
+def _directed_corners(res: dict, k: int, fields=None) -> np.ndarray:
     """Pessimistic and optimistic corners of every directed result at every grid point
-    (from the screen), deduplicated: [n, k] in {-1, 0, +1}."""
+    (from the screen), deduplicated: [n, k] in {-1, 0, +1}. On a large grid whose points
+    disagree about the directions, more than MAX_CORNERS corners fall back to those of the
+    headline results (tokens/s, latency, energy per token)."""
     corners = set()
     for f, eff in _effects(res, k).items():
+        if fields is not None and f not in fields:
+            continue
         scale = np.nanmax(np.abs(res[f][:, :1]), axis=1, initial=0.0)[:, None]
         s = np.sign(eff) * (np.abs(eff) > 1e-12 * np.maximum(scale, 1e-300)) * direction(f)
         for row in s.astype(np.int8):
             if row.any():
                 corners.add(tuple(row))
                 corners.add(tuple(-row))
+    if fields is None and len(corners) > MAX_CORNERS:
+        return _directed_corners(res, k, HEADLINES)
     return np.array(sorted(corners), dtype=np.int8).reshape(-1, k)
 
 
