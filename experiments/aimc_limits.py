@@ -12,7 +12,10 @@ opt-in: the missing tiles are re-programmed every pass):
     lower the wall but do not reach the hybrid, which never writes;
   * models: tokens/s and J/token against model size (0.5B..70B) on the projected 3-die package
     (hybrid, and re-programming) and on as many dies as the weights need (aimc_chips = 0; dies
-    needed annotated), with an H100 and a phone SoC at batch 1 for reference.
+    needed annotated), with an H100 and a phone SoC at batch 1 for reference. The hybrid
+    package and the two references are drawn as bands: low..high over their presets'
+    uncertainty bands (nmc.band_sweep through the sweep kernel, docs/bands.md); the CSV has
+    tokens_per_s_low/_high and energy_per_token_j_low/_high for every row of this study.
 Training (aimc_training.csv, aimc_training.png), nmc.analysis.aimc.aimc_training_step:
   * one step of llama-3.2-1b (batch 8 x 512 tokens) on the projected package with enough
     chips, split into forward / backward / weight gradient / optimizer / program-and-verify
@@ -37,7 +40,7 @@ import _common as C  # noqa: E402  (experiments/ is on sys.path when run as a sc
 import nmc
 from nmc.analysis.aimc import aimc_training_step
 from nmc.engine.layout import AIMC_BOUND_NAMES
-from nmc.sweeps import sweep
+from nmc.sweeps import band_sweep, sweep
 
 ARCH = "aimc-edge-projected"
 PACKAGE = 3                                        # dies of 4096 tiles in the projected package
@@ -82,8 +85,9 @@ def inference_rows(quick: bool) -> list[dict]:
               phase="decode", context=2048)
     # model size: one package (hybrid and re-programming) and enough packages
     sizes = SIZES[:3] if quick else SIZES
-    m = sweep(model=sizes, arch=ARCH, grid={"aimc_chips": [PACKAGE, 0], "aimc_residency": list(POLICY)},
-              phase="decode", context=2048)
+    m = band_sweep(model=sizes, arch=ARCH, grid={"aimc_chips": [PACKAGE, 0],
+                                                 "aimc_residency": list(POLICY)},
+                   phase="decode", context=2048)
     rows = []
     for tab, study in ((t, "tiles"), (w, "t_write"), (m, "models")):
         for i in range(len(tab["tokens_per_s"])):
@@ -104,13 +108,18 @@ def inference_rows(quick: bool) -> list[dict]:
                          "resident": float(tab["aimc_resident_fraction"][i]),
                          "reprogram": bool(tab["aimc_reprogram"][i]), "fits": bool(tab["fits"][i]),
                          "bound": AIMC_BOUND_NAMES[int(tab["aimc_bound"][i])]})
+            if study == "models":                # low = pessimistic, high = optimistic end
+                rows[-1].update({f"{k}_{e}": float(tab[f"{k}_{e}"][i]) for e in ("low", "high")
+                                 for k in ("tokens_per_s", "energy_per_token_j")})
     for ref in REFS:
         for model in sizes:
-            r = nmc.analyze(model, ref, phase="decode", batch=1, context=2048)
+            r = nmc.analyze(model, ref, phase="decode", batch=1, context=2048, band=True)
             rows.append({"study": "models", "model": model, "arch": ref,
                          "params": r.model.params(), "tokens_per_s": r.tokens_per_s,
                          "energy_per_token_j": r.energy_per_token_j, "fits": r.fits,
-                         "bound": r.bound})
+                         "bound": r.bound,
+                         **{f"{k}_{e}": r.band[e][k] for e in ("low", "high")
+                            for k in ("tokens_per_s", "energy_per_token_j")}})
     return rows
 
 
@@ -207,14 +216,19 @@ def inference_chart(rows, path, models):
         ax.legend(fontsize=7)
     # model size
     sizes = [r for r in rows if r["study"] == "models"]
-    series = [("AIMC, one 3-die package, hybrid (rest from DRAM)",
-               lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == "hybrid", "o"),
-              ("AIMC, one 3-die package, re-programming",
-               lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == "reprogram", "x"),
-              ("AIMC, as many dies as needed", lambda r: r["arch"] == ARCH and r["aimc_chips"] == 0, "s"),
-              ("h100-sxm (batch 1)", lambda r: r["arch"] == "h100-sxm", "^"),
-              ("phone-lpddr5x (batch 1)", lambda r: r["arch"] == "phone-lpddr5x", "v")]
-    for label, pred, mk in series:
+    # (label, rows, marker, drawn as a band): the band is low..high over the preset's
+    # uncertainty bands (docs/bands.md), here for the package as built and the references
+    def package(policy):
+        return lambda r: r["arch"] == ARCH and r["aimc_chips"] == PACKAGE and r["policy"] == policy
+
+    series = [("AIMC, one 3-die package, hybrid (rest from DRAM); band: preset ranges",
+               package("hybrid"), "o", True),
+              ("AIMC, one 3-die package, re-programming", package("reprogram"), "x", False),
+              ("AIMC, as many dies as needed",
+               lambda r: r["arch"] == ARCH and r["aimc_chips"] == 0, "s", False),
+              ("h100-sxm (batch 1)", lambda r: r["arch"] == "h100-sxm", "^", True),
+              ("phone-lpddr5x (batch 1)", lambda r: r["arch"] == "phone-lpddr5x", "v", True)]
+    for label, pred, mk, band in series:
         sel = sorted([r for r in sizes if pred(r)], key=lambda r: r["params"])
         xs = [r["params"] / 1e9 for r in sel]
         aimc = sel and sel[0]["arch"] == ARCH
@@ -223,17 +237,22 @@ def inference_chart(rows, path, models):
             # where the digital unit's memory cannot hold what re-programming streams from it
             ys = [r[key] if (aimc or r.get("fits", True)) else float("nan") for r in sel]
             ln, = ax.plot(xs, ys, marker=mk, label=label)
+            if band:
+                lo = [r[key + "_low"] if (aimc or r.get("fits", True)) else float("nan") for r in sel]
+                hi = [r[key + "_high"] if (aimc or r.get("fits", True)) else float("nan") for r in sel]
+                ax.fill_between(xs, lo, hi, color=ln.get_color(), alpha=0.18, lw=0)
             if aimc:
                 bad = [(x, y) for x, y, r in zip(xs, ys, sel) if not r.get("fits", True)]
                 if bad:
                     ax.scatter(*zip(*bad), marker="x", s=70, color="k", zorder=4)
-        if label == "AIMC, as many dies as needed":
+        if label.startswith("AIMC, as many dies as needed"):
             for r in sel:
                 axes[1, 0].annotate(f"{r['chips_needed']} dies", (r["params"] / 1e9, r["tokens_per_s"]),
                                     fontsize=7, xytext=(3, 5), textcoords="offset points")
     for ax, yl, title in ((axes[1, 0], "decode tokens/s (batch 1, context 2048)",
-                           "(d) tokens/s vs model size (x / no point: does not fit memory)"),
-                          (axes[1, 1], "J/token", "(e) energy per token vs model size")):
+                           "(d) tokens/s vs model size (x / no point: does not fit memory;\n"
+                           "shaded: low..high over the presets' uncertainty bands)"),
+                          (axes[1, 1], "J/token", "(e) energy per token vs model size (shaded: bands)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("parameters (billions)")

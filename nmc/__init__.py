@@ -5,6 +5,8 @@ The public API, re-exported here:
     nmc.analyze(model, arch, ...)      inference at one point -> Report
     nmc.train(model, arch, ...)        one training step on a cluster -> TrainReport
     nmc.sweep(model, arch, grid, ...)  a grid through the sweep kernel -> Table
+    nmc.band_sweep(model, arch, grid, ...)  the same with low/central/high columns over the
+                                       preset's uncertainty bands (docs/bands.md)
     nmc.search(model, arch, param, target, ...)   bisection on one parameter
     nmc.serve(model, arch, rate=..., ...)  a request stream on a fleet -> ServeReport
     nmc.load_model / list_models / load_arch / list_archs, nmc.sweeps.load(dir)"""
@@ -17,5 +19,5 @@ from .arch.loader import Architecture, list_archs, load_arch  # noqa: F401,E402
 from .analysis.inference import Report, analyze  # noqa: F401,E402
 from .analysis.training import TrainReport, train  # noqa: F401,E402
 from . import sweeps  # noqa: F401,E402
-from .sweeps import Table, search, sweep  # noqa: F401,E402
+from .sweeps import Table, band_sweep, search, sweep  # noqa: F401,E402
 from .serving import ServeReport, serve  # noqa: F401,E402

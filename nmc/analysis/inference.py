@@ -19,6 +19,7 @@ from ..engine.layout import (
 from ..engine.pim import usable_capacity
 from ..engine.vectors import model_vector, scenario_vector
 from ..errors import ScenarioError
+from ..sweeps.bands import evaluate_band
 from ..workload.model import ModelSpec, load_model
 from ..workload.scenario import DTYPES, Scenario
 
@@ -34,6 +35,8 @@ class Report:
     results: dict
     ops: list[dict]
     warnings: list[str] = field(default_factory=list)
+    band: dict | None = None          # band=True: {"low": results, "high": results} (raw, as results)
+    band_info: dict | None = None     # method, banded parameters, drivers (nmc.sweeps.bands)
 
     # the headline figures
     @property
@@ -58,40 +61,65 @@ class Report:
 
     @property
     def bound(self) -> str:
-        ab = self.results.get("aimc_bound")
-        if ab is not None:                       # AIMC: array / adc / digital / capacity / interchip
-            return AIMC_BOUND_NAMES[int(ab)]
-        return BOUND_NAMES[int(self.results["bound"])]
+        return _bound_name(self.results)
 
     @property
     def bound_shares(self) -> dict[str, float]:
-        t = self.results
-        parts = {"compute": t["t_compute_s"], "memory": t["t_memory_s"],
-                 "latency": t["t_latency_s"], "comm": t["t_comm_s"]}
-        tot = sum(parts.values())
-        return {k: (v / tot if tot > 0 else 0.0) for k, v in parts.items()}
+        return _bound_shares(self.results)
+
+    def band_end(self, end: str) -> "Report":
+        """The report with the results of one band end ("low": pessimistic, "high":
+        optimistic; docs/bands.md); its ops and warnings are the central ones."""
+        if self.band is None:
+            raise ValueError("no band: analyze(..., band=True)")
+        return Report(self.model, self.arch, self.scenario, self.band[end], self.ops,
+                      list(self.warnings))
 
     def to_dict(self) -> dict:
-        r = dict(self.results)
-        r["fits"] = bool(r["fits"])
-        r["bound"] = self.bound
-        r["max_batch"] = int(r["max_batch"])
-        if r.get("aimc_bound") is not None:
-            r["aimc_bound"] = AIMC_BOUND_NAMES[int(r["aimc_bound"])]
-            r["aimc_reprogram"] = bool(r["aimc_reprogram"])
-            r["aimc_tiles_needed"] = int(r["aimc_tiles_needed"])
-            r["aimc_chips_needed"] = int(r["aimc_chips_needed"])
-        return {
+        d = {
             "model": self.model.name, "arch": self.arch.name, "family": self.arch.family,
             "scenario": dict(self.scenario.__dict__),
-            **r,
-            "bound_shares": self.bound_shares,
+            **_result_dict(self.results),
             "params_total": self.model.params(), "params_active": self.model.params(active=True),
             "ops": self.ops, "warnings": list(self.warnings),
         }
+        if self.band is not None:
+            d["band"] = {end: _result_dict(self.band[end]) for end in ("low", "high")}
+            d["band_info"] = self.band_info
+        return d
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), default=json_default, **kw)
+
+
+def _bound_name(results: dict) -> str:
+    ab = results.get("aimc_bound")
+    if ab is not None:                       # AIMC: array / adc / digital / capacity / interchip
+        return AIMC_BOUND_NAMES[int(ab)]
+    return BOUND_NAMES[int(results["bound"])]
+
+
+def _bound_shares(t: dict) -> dict[str, float]:
+    parts = {"compute": t["t_compute_s"], "memory": t["t_memory_s"],
+             "latency": t["t_latency_s"], "comm": t["t_comm_s"]}
+    tot = sum(parts.values())
+    return {k: (v / tot if tot > 0 else 0.0) for k, v in parts.items()}
+
+
+def _result_dict(results: dict) -> dict:
+    """The result fields of to_dict() (names decoded, counts as int) and the bound shares:
+    the central result and each band end have exactly these keys."""
+    r = dict(results)
+    r["fits"] = bool(r["fits"])
+    r["bound"] = _bound_name(results)
+    r["max_batch"] = int(r["max_batch"])
+    if r.get("aimc_bound") is not None:
+        r["aimc_bound"] = AIMC_BOUND_NAMES[int(r["aimc_bound"])]
+        r["aimc_reprogram"] = bool(r["aimc_reprogram"])
+        r["aimc_tiles_needed"] = int(r["aimc_tiles_needed"])
+        r["aimc_chips_needed"] = int(r["aimc_chips_needed"])
+    r["bound_shares"] = _bound_shares(results)
+    return r
 
 
 def json_default(o):
@@ -186,9 +214,14 @@ def _run(m, s, a):
 def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int = 512,
             context: int = 2048, generate: int = 128, tp: int = 1, weights: str = "bf16",
             activations: str = "bf16", kv: str = "bf16", mapping: str = "auto",
-            runtime: str = "graphs", dequant="fused", ep: int = 1, **arch_overrides) -> Report:
+            runtime: str = "graphs", dequant="fused", ep: int = 1, band: bool = False,
+            **arch_overrides) -> Report:
     """Evaluate one scenario. `model`: bundled name, config.json path or ModelSpec; `arch`:
-    preset name, TOML path or Architecture; extra keywords override arch parameters."""
+    preset name, TOML path or Architecture; extra keywords override arch parameters (and drop
+    their bands). band=True also evaluates the preset's uncertainty bands through the sweep
+    kernel: Report.band = {"low": results, "high": results}, low the pessimistic end of each
+    result and high the optimistic one (docs/bands.md); to_dict() then has "band" (the same
+    fields as the central result) and "band_info" (method, banded parameters, drivers)."""
     spec = load_model(model)
     a = load_arch(arch)
     if arch_overrides:
@@ -228,4 +261,21 @@ def analyze(model, arch, *, phase: str = "decode", batch: int = 1, prompt: int =
                      f"{results['aimc_resident_fraction']:.1%} of the weights are resident, the "
                      f"rest run on the digital unit from DRAM (--set aimc_chips=0 gives a system "
                      f"with enough chips)")
-    return Report(spec, a, sc, results, rows, warns)
+    rep = Report(spec, a, sc, results, rows, warns)
+    if band:
+        _add_band(rep)
+    return rep
+
+
+def _add_band(rep: Report) -> None:
+    """Report.band and band_info from the grid kernel over the preset's bands (one point)."""
+    b = evaluate_band(rep.model, rep.arch, {}, dict(rep.scenario.__dict__))
+    ends = {}
+    for end, cols in (("low", b.low), ("high", b.high)):
+        ends[end] = {k: _clean(float(cols[k][0])) if k in cols else None for k in RESULT_FIELDS}
+    rep.band = ends
+    rep.band_info = b.info()
+    if not b.keys:
+        rep.band_info["note"] = (f"{rep.arch.name} has no banded parameters (or the overrides "
+                                 f"replaced them): band low = high = central")
+        rep.warnings.append(rep.band_info["note"])

@@ -13,6 +13,13 @@ from ..workload.model import list_models, load_model
 from .common import add_scenario_args, emit, ints, model_spec, names, scenario_kw
 
 
+def add_band_arg(p) -> None:
+    p.add_argument("--band", action="store_true",
+                   help="also evaluate the preset's uncertainty bands through the sweep kernel: "
+                        "low (pessimistic) and high (optimistic) end of every result; JSON gets "
+                        "band: {low, high} and band_info (docs/bands.md)")
+
+
 def cmd_list(args) -> int:
     if args.what == "models":
         rows = []
@@ -38,7 +45,7 @@ def cmd_analyze(args) -> int:
     batch = ints(args.batch, "batch")
     if len(batch) != 1:
         raise NmcError("analyze takes one --batch; use `nmc compare` for several")
-    r = analyze(model_spec(args, args.model, announce=False), args.arch,
+    r = analyze(model_spec(args, args.model, announce=False), args.arch, band=args.band,
                 **scenario_kw(args, batch[0]))
     if args.format == "json":
         print(to_json(r.to_dict()))
@@ -63,6 +70,8 @@ def cmd_analyze(args) -> int:
     print("  bound: " + r.bound + "  (" + ", ".join(f"{k} {v:.1%}" for k, v in r.bound_shares.items()) + ")")
     for line in aimc.describe(r):
         print(line)
+    for line in band_lines(r):
+        print(line)
     for w in r.warnings:
         print(f"  warning: {w}")
     print()
@@ -73,19 +82,54 @@ def cmd_analyze(args) -> int:
     return 0
 
 
-def _reports(args):
+BAND_COLS = ("tokens_per_s", "latency_ms", "energy_per_token_mj")
+
+
+def band_lines(r) -> list[str]:
+    """`nmc analyze --band` text lines: low .. central .. high of the headline figures, the
+    method and the parameters that drive the band (docs/bands.md)."""
+    if r.band is None:
+        return []
+    info = r.band_info
+    lo, hi, c = summary_row(r.band_end("low")), summary_row(r.band_end("high")), summary_row(r)
+    out = [f"  band ({len(info['params'])} banded parameters, {info['method']}, "
+           f"{info['points']} kernel points; low = pessimistic, high = optimistic end):"]
+    for k, name in (("tokens_per_s", "tokens/s"), ("latency_ms", "latency ms"),
+                    ("energy_per_token_mj", "energy/token mJ")):
+        out.append(f"    {name:<16} low {lo[k]:.4g}   central {c[k]:.4g}   high {hi[k]:.4g}")
+    drv = info["drivers"].get("tokens_per_s", [])[:4]
+    if drv:
+        out.append("    tokens/s driven by: " + ", ".join(
+            f"{d['param']} ({d['pessimistic_end']} end pessimistic, swing {d['swing'] * 100:.3g} %)"
+            for d in drv))
+    return out
+
+
+def _reports(args, band: bool = False):
     out = []
     for model in [model_spec(args, m) for m in names(args.model)]:
         for arch in names(args.arch):
             for b in ints(args.batch, "batch"):
-                out.append(analyze(model, arch, **scenario_kw(args, b)))
+                out.append(analyze(model, arch, band=band, **scenario_kw(args, b)))
     return out
 
 
 def cmd_compare(args) -> int:
-    reps = _reports(args)
+    reps = _reports(args, band=args.band)
     rows = [summary_row(r) for r in reps]
-    emit(rows, args.format, compare_columns(rows))
+    cols = compare_columns(rows)
+    if args.band:
+        for row, r in zip(rows, reps):
+            ends = {e: summary_row(r.band_end(e)) for e in ("low", "high")}
+            if args.format == "json":
+                row["band"] = ends
+            else:
+                for c in BAND_COLS:
+                    row[f"{c}_low"], row[f"{c}_high"] = ends["low"][c], ends["high"][c]
+        if args.format != "json":
+            i = cols.index("energy_per_token_mj") + 1
+            cols = cols[:i] + [f"{c}_{e}" for c in BAND_COLS for e in ("low", "high")] + cols[i:]
+    emit(rows, args.format, cols)
     if args.output:
         from ..plot import compare_chart
         paths = compare_chart(rows, args.output)
@@ -109,10 +153,12 @@ def register(sub) -> None:
 
     q = sub.add_parser("analyze", help="one model on one architecture: time, bound, per-operator table")
     add_scenario_args(q)
+    add_band_arg(q)
     q.set_defaults(func=cmd_analyze)
 
     q = sub.add_parser("compare", help="table (and chart) over models x architectures x batches")
     add_scenario_args(q, multi=True)
+    add_band_arg(q)
     q.add_argument("-o", "--output", help="also write a bar chart (PNG + SVG)")
     q.set_defaults(func=cmd_compare)
 

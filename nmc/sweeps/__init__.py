@@ -17,9 +17,11 @@ unit. `model` and `arch` may be one name or a list; a list becomes a dimension o
 
 Modules: spec (names, values, grids, spec files) -> plan (kernel axes) -> evaluate (the grid
 kernel over chunks) -> run (in-process or Dask, resumable) -> store (chunk files, manifest,
-lock, load) and table (the result Table); search (bisection on one parameter).
+lock, load) and table (the result Table); search (bisection on one parameter); bands
+(low/central/high of every result over a preset's uncertainty bands: band_sweep, docs/bands.md).
 
 The package is `sweeps` because `nmc.sweep` is the function (docs/architecture.md)."""
+from .bands import Band, band_sweep, evaluate_band  # noqa: F401
 from .evaluate import chunk_columns, eval_range, param_columns, result_buffer  # noqa: F401
 from .plan import Dim, Plan, make_plan, plan_from_spec  # noqa: F401
 from .run import DEFAULT_CHUNK, run, sweep  # noqa: F401
