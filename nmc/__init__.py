@@ -8,6 +8,8 @@ The public API, re-exported here:
     nmc.band_sweep(model, arch, grid, ...)  the same with low/central/high columns over the
                                        preset's uncertainty bands (docs/bands.md)
     nmc.search(model, arch, param, target, ...)   bisection on one parameter
+    nmc.best_operating_point(model, arch, tpot_max=0.05, ...)  the batch (and runtime) with the
+                                       most tokens/J under a latency limit, and batch 1 beside it
     nmc.serve(model, arch, rate=..., ...)  a request stream on a fleet -> ServeReport
     nmc.load_model / list_models / load_arch / list_archs, nmc.sweeps.load(dir)"""
 __version__ = "0.1.0"
@@ -18,6 +20,7 @@ from .workload.scenario import Scenario  # noqa: F401,E402
 from .arch.loader import Architecture, list_archs, load_arch  # noqa: F401,E402
 from .analysis.inference import Report, analyze  # noqa: F401,E402
 from .analysis.training import TrainReport, train  # noqa: F401,E402
+from .analysis.operating_point import OperatingPoints, best_operating_point  # noqa: F401,E402
 from . import sweeps  # noqa: F401,E402
 from .sweeps import Table, band_sweep, search, sweep  # noqa: F401,E402
 from .serving import ServeReport, serve  # noqa: F401,E402
