@@ -31,7 +31,7 @@ from ..errors import ScenarioError
 from ..sweeps.bands import band_sweep
 from ..sweeps.run import sweep
 
-BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 TPOT_MAX = 0.05            # s per output token: the interactive limit the experiments state
 BAND_FIELDS = ("tokens_per_s", "energy_per_token_j", "tpot_s", "ttft_s")
 
