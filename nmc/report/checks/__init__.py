@@ -34,8 +34,11 @@ numbers checked and the time; `write=True` rewrites the docs with the code's val
 (how the docs are regenerated)."""
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
 import importlib
+import io
 import math
 import pkgutil
 import re
@@ -82,8 +85,10 @@ BLOCKS: list[Block] = []
 
 
 def source(name: str, quick: bool = False):
-    """Decorator: register fn() -> dict of values under `name`."""
+    """Decorator: register fn() -> dict of values under `name`. The function is memoised
+    (functools.cache), so one source may build on another's values without running it twice."""
     def deco(fn):
+        fn = functools.cache(fn)
         if name in SOURCES and SOURCES[name].fn is not fn:
             raise ValueError(f"docs check source {name!r} registered twice")
         SOURCES[name] = Source(name, fn, quick)
@@ -112,6 +117,25 @@ def quote(doc: str, template: str) -> Quote:
 def quotes(doc: str, *templates: str) -> None:
     for t in templates:
         quote(doc, t)
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table from a header and rows of cells (already formatted strings)."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def banded(v, lo, hi, spec: str = ".3S") -> str:
+    """'161 (122–222)': a central value with its band (low..high) in brackets; no brackets when
+    the band is missing or collapses onto the value."""
+    c = fmt(v, spec)
+    if _missing(lo) or _missing(hi):
+        return c
+    a, b = (fmt(x, spec) for x in sorted((float(lo), float(hi))))
+    if a == b == c:
+        return c
+    return f"{c} ({a}–{b})"
 
 
 def block(doc: str, name: str, source_name: str, render: Callable[[dict], str], *,
@@ -212,7 +236,7 @@ def resolve(values: dict[str, dict], name: str):
 
 # ---- locating quotes -------------------------------------------------------------------------
 
-NUM_FIELD = r"[^\s|]+?(?: \d{3})*"
+NUM_FIELD = r"(?:[-−]?\d+(?: \d{3})*(?:\.\d+)?(?:e-?\d+)?|[^\s|]+?(?: \d{3})*)"
 TEXT_FIELD = r".+?"
 
 
@@ -309,7 +333,8 @@ def check(root=None, quick: bool = False, only: str | None = None, write: bool =
             continue
         t = time.perf_counter()
         try:
-            values[name] = SOURCES[name].fn()
+            with contextlib.redirect_stdout(io.StringIO()):      # the studies say what they do
+                values[name] = SOURCES[name].fn()
         except Exception as e:                       # a failing source is a difference
             res.differences.append(f"source {name}: failed: {type(e).__name__}: {e}")
         res.sources[name] = time.perf_counter() - t

@@ -135,7 +135,7 @@ def moe_rows(quick: bool) -> list[dict]:
             b = op.best
             pre = analyze(model, dev, phase="prefill", batch=n, prompt=MOE_PROMPT, **kw)
             row = {"workload": wl, "model": model, "arch": dev, "devices": n, "tp": tp, "ep": ep,
-                   "dtype": fmt, "fits": op.batch1.fits,
+                   "dtype": fmt, "fits": op.batch1.fits, "b1_tpot_s": op.batch1.tpot_s,
                    "best_batch": b.batch if b else None,
                    "best_tokens_per_s_per_device": b.tokens_per_s / n if b else None,
                    "best_energy_per_token_j": b.energy_per_token_j if b else None,
