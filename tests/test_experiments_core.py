@@ -142,9 +142,9 @@ def test_nmc_report_quick(tmp_path, capsys):
     from nmc.cli import main
     assert main(["report", "--quick", "-o", str(tmp_path)]) == 0
     md = (tmp_path / "report.md").read_text()
-    for section in ("## 1.", "## 2.", "## 3.", "## 5.", "what-if"):
+    for section in ("## 1.", "## 2.", "## 3.", "## 5.", "## 8.", "what-if", "best batch"):
         assert section in md
     pngs = [line.split("(")[1].rstrip(")") for line in md.splitlines() if line.startswith("![")]
-    assert len(pngs) == 4
+    assert len(pngs) == 5
     for p in pngs:
         check_png(tmp_path / p)

@@ -5,6 +5,7 @@ read, from a small headline subset of the experiments in experiments/ (docs/expe
 2. decode crossover (llama-3-8b, batch x context on the same three)
 3. bandwidth and latency walls (heat maps)
 5. device and edge (which models are interactive on a phone, laptop SoC, edge box, AIMC chip)
+8. fair operating points (each family at its best batch under a 50 ms step, batch 1 beside it)
 
 Each experiment is a library study (nmc/report/studies/, the same functions the scripts in
 experiments/ call); the report runs them in one process (one numba start) into
@@ -17,10 +18,12 @@ import math
 import time
 from pathlib import Path
 
-from .studies import common, decode_crossover, device_edge, roofline_three_archs, walls
+from .studies import (
+    common, decode_crossover, device_edge, operating_points, roofline_three_archs, walls,
+)
 
 STUDIES = {"roofline_three_archs": roofline_three_archs, "decode_crossover": decode_crossover,
-           "walls": walls, "device_edge": device_edge}
+           "walls": walls, "device_edge": device_edge, "operating_points": operating_points}
 
 
 def _g(x, d=3) -> str:
@@ -39,7 +42,7 @@ def _images(h: dict, alt: str, out: Path) -> list[str]:
 
 
 def run_all(out: Path, quick: bool) -> dict:
-    """Run the four studies into out/<name>/; returns {name: (headline dict, log lines, s)}."""
+    """Run the studies into out/<name>/; returns {name: (headline dict, log lines, s)}."""
     res = {}
     for name, mod in STUDIES.items():
         d = out / name
@@ -82,7 +85,7 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
     a("")
     a("Decode reads every weight once per token (≈1 FLOP per byte), so on the GPU every matrix "
       "operator sits on the bandwidth diagonal, far left of the ridge; prefill reuses each weight "
-      "2048 times and the GEMMs move right, under the compute ceiling. PIM lifts the diagonal (in-bank bandwidth ≈11× the external bus) for "
+      "2048 times and the GEMMs move right, under the compute ceiling. PIM lifts the diagonal (in-bank bandwidth about 9× the external bus under the stacks' power budget) for "
       "decode; AIMC removes weight traffic entirely, which leaves its digital unit reading the KV "
       "cache as the limit (`bound: digital`).")
     a("")
@@ -143,6 +146,25 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
       "memory's bandwidth.")
     a("")
     L.extend(_images(h, "device and edge", out))
+    a("")
+    # 8
+    h, log, _ = res["operating_points"]
+    a("## 8. Fair operating points (decode, context 2048)")
+    a("")
+    a("Batch 1 charges a GPU its whole static power for one sequence. Here each system also runs "
+      "at its best operating point: the batch with the most tokens per joule whose decode step "
+      "stays within 50 ms (`nmc.best_operating_point`); the band is low..high over the presets' "
+      "estimate ranges.")
+    a("")
+    a("| model | system | batch 1 tokens/s | batch 1 tokens/J | best batch | tokens/s | tokens/J (band) |")
+    a("|---|---|---|---|---|---|---|")
+    for r in h["rows"]:
+        best = (f"{r['best_batch']} | {_g(r['best_tokens_per_s'], 4)} | {_g(r['best_tokens_per_j'])} "
+                f"({_g(r['best_tokens_per_j_low'])}–{_g(r['best_tokens_per_j_high'])})"
+                if r["best_batch"] else "none ≤ 50 ms | – | –")
+        a(f"| {r['model']} | {r['label']} | {_g(r['b1_tokens_per_s'], 4)} | {_g(r['b1_tokens_per_j'])} | {best} |")
+    a("")
+    L.extend(_images(h, "operating points", out))
     a("")
     a("## What these numbers are not")
     a("")
