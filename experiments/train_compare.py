@@ -15,7 +15,7 @@ from pathlib import Path
 import _common as C
 
 from nmc.report.studies import train_compare as study
-from nmc.report.studies.train_compare import best, GBS, SEQ  # noqa: F401  (used by other scripts)
+from nmc.report.studies.train_compare import GBS, SEQ, best  # noqa: F401  (used by other scripts)
 
 
 def main(argv=None) -> int:

@@ -156,7 +156,7 @@ def best_operating_point(model, arch, *, phase: str = "decode", batches=BATCHES,
     if feasible:
         top = max(p.tokens_per_j for p in feasible)
         near = [p for p in feasible if p.tokens_per_j >= top * (1 - 1e-9)]
-        best = sorted(near, key=lambda p: (-p.tokens_per_s, p.batch, runtimes.index(p.runtime)))[0]
+        best = min(near, key=lambda p: (-p.tokens_per_s, p.batch, runtimes.index(p.runtime)))
     batch1 = next(p for p in points if p.batch == 1 and p.runtime == runtimes[0])
     why = _why(best, points, limits, batches)
     fixed = {**scenario, **arch_set}

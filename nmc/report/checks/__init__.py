@@ -44,9 +44,9 @@ import pkgutil
 import re
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ...errors import ConfigError
 
@@ -193,7 +193,7 @@ def fmt(v, spec: str = "") -> str:
     """A value as the docs show it (module docstring: S, R, E, P and Python's specs)."""
     if _missing(v):
         return "–"
-    if isinstance(v, bool) or isinstance(v, str) or not spec:
+    if isinstance(v, (bool, str)) or not spec:
         if isinstance(v, float) and not spec:
             return _sig(v, 3)
         return str(v) if not isinstance(v, bool) else ("yes" if v else "no")
@@ -335,7 +335,7 @@ def check(root=None, quick: bool = False, only: str | None = None, write: bool =
         try:
             with contextlib.redirect_stdout(io.StringIO()):      # the studies say what they do
                 values[name] = SOURCES[name].fn()
-        except Exception as e:                       # a failing source is a difference
+        except Exception as e:  # noqa: BLE001  (a failing source is a difference, not a crash)
             res.differences.append(f"source {name}: failed: {type(e).__name__}: {e}")
         res.sources[name] = time.perf_counter() - t
         if log:
@@ -391,7 +391,7 @@ def check(root=None, quick: bool = False, only: str | None = None, write: bool =
             continue
         try:
             body = b.render(values[b.source]).strip("\n")
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (reported as a difference)
             res.differences.append(f"{b.doc}: block {b.name}: render failed: {type(e).__name__}: {e}")
             continue
         res.blocks += 1

@@ -10,8 +10,14 @@ from pathlib import Path
 
 from ...analysis.operating_point import TPOT_MAX
 from ..studies import (
-    aimc_limits, decode_crossover, device_edge, export_compliant, inference_vs_training,
-    operating_points, roofline_three_archs, walls,
+    aimc_limits,
+    decode_crossover,
+    device_edge,
+    export_compliant,
+    inference_vs_training,
+    operating_points,
+    roofline_three_archs,
+    walls,
 )
 from . import banded, block, fmt, quotes, source, table
 
@@ -517,8 +523,8 @@ def _headline_table(v) -> str:
         ["H20 / H100, tokens/s, llama-3-70b decode, FP8, 8 devices", r(v["h20_70b_b1_fp8"]),
          r(v["h20_70b_best_fp8"]), f"batch 64: {r(v['h20_70b_b64_fp8'])}"],
         ["H800 / H100, tokens/s, deepseek-r1, 2 nodes, ep 16", "–", r(v["h800_ds_ep16_decode"]),
-         f"prefill {r(v['h800_ds_ep16_prefill'])}; tp 8 × ep 2: decode {r(v['h800_ds_tp8ep2_decode'])}, "
-         f"prefill {r(v['h800_ds_tp8ep2_prefill'])}"],
+         (f"prefill {r(v['h800_ds_ep16_prefill'])}; tp 8 × ep 2: decode {r(v['h800_ds_tp8ep2_decode'])}, "
+          f"prefill {r(v['h800_ds_tp8ep2_prefill'])}")],
         ["H800 / H100, tokens/s, qwen3-235b-a22b, 1 node, ep 8", "–", r(v["h800_qw_ep8_decode"]),
          f"prefill {r(v['h800_qw_ep8_prefill'])}"],
     ]

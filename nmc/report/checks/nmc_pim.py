@@ -22,7 +22,7 @@ def _bound(r) -> str:
 
 @source("nmc_pim", quick=True)
 def _nmc_pim() -> dict:
-    kw = dict(phase="decode", context=4096)
+    kw = {"phase": "decode", "context": 4096}
     rows = []
     for b in BATCHES:
         g = analyze("llama-2-70b", "h100-sxm", batch=b, **kw)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import common as C
 from ...analysis.aimc import aimc_training_step
 from ...analysis.inference import analyze
 from ...analysis.training import train
@@ -38,6 +37,7 @@ from ...arch.loader import load_arch
 from ...engine.layout import AIMC_BOUND_NAMES
 from ...sweeps import band_sweep, sweep
 from ...workload.model import load_model
+from . import common as C
 
 plt = C.plt
 NAME = "aimc_limits"

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import common as C
-from . import train_compare
 from ...analysis import policy
 from ...analysis.inference import analyze
 from ...analysis.operating_point import TPOT_MAX, best_operating_point
 from ...arch import export
 from ...arch.loader import load_arch
 from ...errors import NmcError
+from . import common as C
+from . import train_compare
 
 NAME = "export_compliant"
 DEVICES = ["h100-sxm", "h800-sxm", "h20", "a800-80g-sxm", "l20", "ascend-910b"]
@@ -129,7 +129,7 @@ def moe_rows(quick: bool) -> list[dict]:
         n = tp * ep
         for dev in devs:
             fmt = eight_bit(dev)
-            kw = dict(tp=tp, ep=ep, weights=fmt, activations=fmt)
+            kw = {"tp": tp, "ep": ep, "weights": fmt, "activations": fmt}
             op = best_operating_point(model, dev, context=CONTEXT,
                                       batches=[n * b for b in MOE_BATCHES_PER_DEVICE], **kw)
             b = op.best

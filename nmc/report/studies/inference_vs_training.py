@@ -30,12 +30,12 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from . import common as C
-from . import train_compare
 from ...analysis.aimc import aimc_training_step
 from ...analysis.inference import analyze
 from ...analysis.training import train
 from ...workload.model import load_model
+from . import common as C
+from . import train_compare
 
 NAME = "inference_vs_training"
 

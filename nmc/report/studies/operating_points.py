@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from . import common as C
 from ...analysis.operating_point import BATCHES, TPOT_MAX, best_operating_point
+from . import common as C
 
 NAME = "operating_points"
 MODELS = ["llama-3.2-1b", "llama-3-8b"]

@@ -19,10 +19,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import common as C
 from ...analysis.training import search, train
 from ...arch.loader import load_arch
 from ...errors import NmcError
+from . import common as C
 
 NAME = "train_compare"
 
@@ -122,8 +122,8 @@ def run(quick: bool, out: Path, arch_names=None) -> dict:
 
 def table(rows: list[dict]) -> str:
     """The Markdown table of docs/training.md section 7 (one row per model, arch and case)."""
-    L = ["| model | arch | case | devices | layout (tp/pp/dp, mb, recompute, ZeRO) | days | "
-         "vs H100 | MFU | MWh | compute | memory | comm | bubble |",
+    L = [("| model | arch | case | devices | layout (tp/pp/dp, mb, recompute, ZeRO) | days | "
+          "vs H100 | MFU | MWh | compute | memory | comm | bubble |"),
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("days") is None:
