@@ -136,3 +136,21 @@ def test_repository_docs_policy_and_bands(tmp_path):
     p.write_text(p.read_text().replace("| h20 | 2368 |", "| h20 | 2400 |", 1))
     bad = C.check(root=tmp_path, quick=True, only="policy")
     assert len(bad.differences) == 1 and "block policy_table differs" in bad.differences[0]
+
+
+def test_from_template_gives_unique_phrases(toy):
+    vals = {"toy": C.SOURCES["toy"].fn()}
+    tmpl = ("# A\n\nThe {toy.arch} decodes {toy.tok_s:.3S} tokens/s.\n\nIt decodes {toy.tok_s:.3S} "
+            "tokens/s at batch 1 and spends {toy.mj:.3S} mJ per token there.\n")
+    text, phrases = C.from_template(tmpl, "docs/a.md", vals)
+    assert "The h100-sxm decodes 660 tokens/s." in text and "spends 228 mJ per token" in text
+    assert len(phrases) == 3
+    (toy / "docs" / "a.md").write_text(text)
+    C.QUOTES.clear()
+    C.BLOCKS.clear()
+    C.quotes("docs/a.md", *phrases)
+    res = C.check(root=toy, only="toy")
+    assert res.ok and res.quotes == 3, res.differences
+    (toy / "docs" / "a.md").write_text(text.replace("spends 228", "spends 230"))
+    assert C.check(root=toy, only="toy").differences == [
+        "docs/a.md:5: toy.mj: doc '230', code '228'"]

@@ -444,3 +444,56 @@ def _near(text: str, template: str) -> str:
             n = _line(text, k.start())
             return f"\n    near line {n}: {text.splitlines()[n - 1].strip()[:160]!r}"
     return ""
+
+
+# ---- writing a doc from a template -----------------------------------------------------------
+
+FIELD = re.compile(r"\{([a-z_][a-z_0-9]*\.[^{}:\s]+(?::[^{}\s]*)?)\}")
+
+
+def from_template(template: str, doc: str, values: dict[str, dict]) -> tuple[str, list[str]]:
+    """Help for registering a doc's prose: `template` is the doc's text with
+    {source.key:spec} fields where its numbers go (`values`: the sources' dicts). Returns the
+    doc text with the values filled in and the phrases to register with quotes(doc, ...): each
+    field (or run of fields a few words apart) with the words around it, widened until the
+    phrase occurs exactly once in the filled doc. Tables are better registered as blocks."""
+    fields = [(m.start(), m.end(), m.group(1)) for m in FIELD.finditer(template)]
+    out, pos = [], 0
+    for a, b, body in fields:
+        name, _, spec = body.partition(":")
+        out.extend([template[pos:a], fmt(resolve(values, name), spec)])
+        pos = b
+    text = "".join(out) + template[pos:]
+    paras = [(m.start(), m.end()) for m in re.finditer(r"(?:[^\n]+\n?)+", template)]
+
+    def para(i):
+        return next(p for p in paras if p[0] <= i < p[1])
+    clusters: list[list] = []
+    for f in fields:
+        if clusters and para(clusters[-1][-1][0]) == para(f[0]) \
+                and len(template[clusters[-1][-1][1]:f[0]].split()) < 6:
+            clusters[-1].append(f)
+        else:
+            clusters.append([f])
+    phrases = []
+    for cl in clusters:
+        p0, p1 = para(cl[0][0])
+        before = re.findall(r"\S+\s*", template[p0:cl[0][0]])
+        after = re.findall(r"\s*\S+", template[cl[-1][1]:p1])
+        ph = None
+        for nb, na in ((4, 3), (6, 5), (9, 8), (14, 12), (40, 40)):
+            cand = " ".join(("".join(before[-nb:]) + template[cl[0][0]:cl[-1][1]]
+                             + "".join(after[:na])).split())
+            if not after:
+                break
+            names = [(n, sp) for _, n, sp in _fields(cand) if n is not None]
+            vals = [resolve(values, n) for n, _ in names]
+            kinds = [isinstance(v, str) and (" " in v or not sp) for v, (_, sp) in zip(vals, names)]
+            ph = cand
+            if len(quote_regex(cand, kinds).findall(text)) == 1:
+                break
+        if ph is None:
+            raise ValueError(f"a field ends its paragraph: {template[cl[0][0]:cl[-1][1]]!r}")
+        phrases.append(ph)
+    return text, phrases
+

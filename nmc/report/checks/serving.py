@@ -16,4 +16,7 @@ How to register (see nmc/report/checks/__init__.py for the format specs):
     #   -> the doc holds <!-- nmc:serving_chat --> ... <!-- /nmc:serving_chat --> around the table
 
 `nmc report --write --only serving` then fills the doc from the code, and `nmc report --check`
-fails when it drifts."""
+fails when it drifts. For prose with many numbers, write the paragraph once with
+{serving_chat.ttft_p50_ms:.3S}-style fields and let `from_template(text, "docs/serving.md",
+{"serving_chat": _serving_chat()})` return the filled text and the phrases to pass to quotes()
+(docs/experiments.md was registered that way)."""
