@@ -18,8 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import common as C
-from ...analysis.inference import analyze
 import numpy as np
+
+from ...analysis.inference import analyze
+from ...sweeps.bands import band_sweep
 
 
 NAME = "decode_crossover"
@@ -92,15 +94,22 @@ def figure(rows, wins, path, svg=True):
     b_hi = 64 if 64 in batches else batches[-2]
     fig, axes = plt.subplots(2, 3, figsize=(20, 10.5))
     ax = axes[0, 0]
-    for label, _, _, col in SYSTEMS:
+    for label, arch, over, col in SYSTEMS:
         s = _sel(rows, system=label, context=c_ref)
+        # the band: low..high over the preset's estimate ranges (docs/bands.md), points that fit
+        t = band_sweep(MODEL, arch, {"batch": [r["batch"] for r in s]}, phase="decode",
+                       context=c_ref, arch_set=over or None, columns=["tokens_per_s", "fits"])
+        ok = np.asarray(t["fits"], bool)
+        ax.fill_between(np.asarray(t["batch"])[ok], np.asarray(t["tokens_per_s_low"])[ok],
+                        np.asarray(t["tokens_per_s_high"])[ok], color=col, alpha=0.15, lw=0)
         ax.plot([r["batch"] for r in s], [r["tokens_per_s"] for r in s], "-", color=col, label=label)
         for r in s:
             ax.plot(r["batch"], r["tokens_per_s"], "o", color=col,
                     mfc=col if r["fits"] else "white")
     ax.set(xscale="log", yscale="log", xlabel="batch (sequences decoded together)",
            ylabel="decode throughput (tokens/s)",
-           title=f"(a) throughput vs batch, context {c_ref} (hollow = does not fit memory)")
+           title=f"(a) throughput vs batch, context {c_ref} (hollow = does not fit memory;\n"
+                 "shaded: low..high over the presets' estimate ranges where it fits)")
     ax.legend()
     ax = axes[0, 1]
     for label, _, _, col in SYSTEMS:
