@@ -165,9 +165,19 @@ def test_small_m_split_k_fills_cores(toy_arch):
     # large GEMM: no split, full waves
     eff, _, _, split = shape_efficiency(a, 8192.0, 8192.0, 8192.0, 1.0, 1.0)
     assert split == 1.0 and eff == pytest.approx(8192 * 8192 / (16 * 132 * 128 * 256))
-    # M = 128 (a short prefill): 48 preset tiles on 132 SMs, enough to keep them
+    # M = 128 (a short prefill, one row of 128-high tiles): 48 preset tiles fill 48 of 132 SMs;
+    # split-K by 2 or 128-wide tiles give 96 tiles (tie: the wider tile with split 2 is kept);
+    # 64-wide tiles give 192 tiles in two waves, 192 / 264 -- the same 0.727, not better
     eff, _, tn, split = shape_efficiency(a, 128.0, 12288.0, 4096.0, 1.0, 1.0)
-    assert (tn, split) == (256.0, 1.0) and eff == pytest.approx(48 / 132)
+    assert (tn, split) == (256.0, 2.0) and eff == pytest.approx(96 / 132)
+    # M = 192: 128-high tiles pad to 256 (2 rows x 24 = 48 tiles); 64-high tiles pad nothing
+    # (3 rows x 24 = 72 tiles on 132 SMs): 192 * 6144 / (132 * 64 * 256)
+    eff, tm, tn, split = shape_efficiency(a, 192.0, 6144.0, 4096.0, 1.0, 1.0)
+    assert (tm, tn, split) == (64.0, 256.0, 1.0)
+    assert eff == pytest.approx(192 * 6144 / (132 * 64 * 256))
+    # M = 256: two rows of tiles, 96 preset tiles: the preset tile is kept, no split
+    eff, _, tn, split = shape_efficiency(a, 256.0, 12288.0, 4096.0, 1.0, 1.0)
+    assert (tn, split) == (256.0, 1.0) and eff == pytest.approx(96 / 132)
     # M = 64 (mid-batch decode), N = 4096: 16 preset tiles; 64-wide tiles give 64, split-K by
     # 2 fills 128 of 132 SMs; 128-wide (32 x 4) and 256-wide (16 x 8) tie: the widest is kept
     eff, tm, tn, split = shape_efficiency(a, 64.0, 4096.0, 4096.0, 1.0, 1.0)

@@ -68,36 +68,43 @@ def _tile_eff(M, N, K, G, tfrac, tm, tn, cores, split_ok):
 def shape_efficiency(a, M, N, K, G, tfrac):
     """Fraction of the matrix units doing useful work for G independent M x N x K products, with
     the tile a GEMM library would pick for the shape (docs/model.md, "Shape efficiency"): M padded
-    to the MMA height; tiles of tm x tn spread in waves over n_cores. A decode-sized product (one
-    row of tiles, M <= tile_m / 2) or one whose preset tiles would leave three quarters of the
+    to the MMA height; tiles of tm x tn spread in waves over n_cores. Tiles of half the preset
+    height are a candidate where they pad M less (M = 192 on 128-high tiles). A product with a
+    single row of tiles (M_pad <= tm) or one whose preset tiles would leave three quarters of the
     cores idle may take the narrower tiles tile_n/2 and tile_n/4 (>= 16) that libraries keep for
     small problems, and, with a single row of tiles, split K (chunks of at least tn) when its
     tiles leave cores idle; the shape with the highest efficiency (least padded work) wins, ties
-    keep the larger tile. Other products keep the preset tile (tile_m x tile_n): a narrower one
-    re-reads A more often from L2, and 128-token prefills measured with TensorRT-LLM match the
-    preset tile, not split-K (docs/validation.md). Depends on the structure parameters only
-    (tile_m, tile_n, mma_m, n_cores): the choice does not move with rates.
+    keep the larger tile. Other products keep the preset tile width: a narrower one re-reads A
+    more often from L2. Depends on the structure parameters only (tile_m, tile_n,
+    mma_m, n_cores): the choice does not move with rates.
     Returns (efficiency, tm, tn, split)."""
     mma = a[A_MMA_M]
     cores = a[A_N_CORES]
     m_pad = _ceil(M / mma) * mma
     tm = min(a[A_TILE_M], m_pad)
-    tn = a[A_TILE_N]
-    preset_tiles = G * _ceil(M / tm) * _ceil(N / tn) * tfrac
-    # a library keeps other shapes for a decode-sized product (a single row of tiles,
-    # M <= tile_m / 2) and for one whose preset tiles would leave three quarters of the cores
-    # idle; split-K only for a single row of tiles
-    one_row = m_pad <= a[A_TILE_M]
-    small = (one_row and m_pad <= 0.5 * a[A_TILE_M]) or preset_tiles < 0.25 * cores
-    best, bn, bs = -1.0, tn, 1.0
-    for _ in range(3 if small else 1):
-        if tn < 16.0 and tn < a[A_TILE_N]:
-            break
-        eff, split = _tile_eff(M, N, K, G, tfrac, tm, tn, cores, small and one_row)
-        if eff > best * (1.0 + 1e-12):
-            best, bn, bs = eff, tn, split
-        tn = tn * 0.5
-    return best, tm, bn, bs
+    tn0 = a[A_TILE_N]
+    preset_tiles = G * _ceil(M / tm) * _ceil(N / tn0) * tfrac
+    best, bm, bn, bs = -1.0, tm, tn0, 1.0
+    for i in range(2):
+        if i > 0:
+            # half-height tiles, only where they pad less (M = 192 on 128-high tiles)
+            half = 0.5 * a[A_TILE_M]
+            if half < mma or half >= tm or _ceil(m_pad / half) * half >= _ceil(m_pad / tm) * tm:
+                break
+            tm = half
+        # narrower tiles for a single row of tiles or when the preset tiles would leave three
+        # quarters of the cores idle; split-K only for a single row
+        one_row = m_pad <= tm
+        small = one_row or preset_tiles < 0.25 * cores
+        tn = tn0
+        for _ in range(3 if small else 1):
+            if tn < 16.0 and tn < tn0:
+                break
+            eff, split = _tile_eff(M, N, K, G, tfrac, tm, tn, cores, one_row)
+            if eff > best * (1.0 + 1e-12):
+                best, bm, bn, bs = eff, tm, tn, split
+            tn = tn * 0.5
+    return best, bm, bn, bs
 
 
 # Two stages (docs/sweep.md, "Two stages per operator"): gpu_shape holds everything that depends
