@@ -301,9 +301,10 @@ def test_measurement_row_to_serve():
     row = {"id": "x", "model": "llama-3-8b", "arch": "h100-sxm", "tp": 1, "dataset": "chat",
            "concurrency": 8, "framework": "vLLM 0.6", "metric": "ttft_ms"}
     kw = measurement_kwargs(row)
-    assert kw["concurrency"] == 8 and kw["trace"] == "chat" and kw["scheduler"] == "continuous"
+    assert kw["concurrency"] == 8 and kw["prompt"] == kw["output"] == "trace:chat"
+    assert kw["scheduler"] == "continuous"
     rep, field = serve_row({**row, "concurrency": 2}, n_requests=20)
-    assert field == "ttft_p50_s" and rep.to_dict()[field] > 0
+    assert field == "ttft_mean_s" and rep.to_dict()[field] > 0
 
 
 # ---- expert parallelism in a replica (tp x ep x pp devices) ---------------------------------

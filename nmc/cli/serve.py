@@ -40,6 +40,7 @@ def _serve_kw(args) -> dict:
     kw = dict(prompt=args.prompt, output=args.output, trace=args.trace,
               think_time=args.think_time, max_tokens=args.max_tokens,
               block_size=args.block_size, preemption=args.preemption,
+              admission=args.admission,
               load_balancer=args.load_balancer, weights=args.weights,
               activations=args.activations, kv=args.kv, mapping=args.mapping,
               runtime=args.runtime, dequant=_dequant(args.dequant),
@@ -255,6 +256,9 @@ def register(sub) -> None:
                    "2048; static 16384)")
     f.add_argument("--block-size", type=int, default=16, help="tokens per KV-cache block")
     f.add_argument("--preemption", default="recompute", choices=["recompute", "swap"])
+    f.add_argument("--admission", default="greedy", choices=["greedy", "reserve"],
+                   help="KV blocks at admission: the prompt's (greedy, vLLM) or the whole "
+                        "request's (reserve, TensorRT-LLM's no-evict policy)")
     f.add_argument("--swap-bw", default="25 GB/s", help="host link for swap preemption")
     f.add_argument("--load-balancer", default="least-loaded",
                    choices=["least-loaded", "round-robin", "random"])

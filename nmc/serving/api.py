@@ -202,7 +202,8 @@ def _pool(spec, arch, role, overrides, price, **kw) -> Pool:
 def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, output=128,
           concurrency: int | None = None, trace=None, think_time: float = 0.0,
           scheduler: str = "continuous", max_batch: int = 256, max_tokens: int | None = None,
-          block_size: int = 16, preemption: str = "recompute", tp: int = 1, pp: int = 1,
+          block_size: int = 16, preemption: str = "recompute", admission: str = "greedy",
+          tp: int = 1, pp: int = 1,
           ep: int = 1, replicas: int = 1, load_balancer: str = "least-loaded",
           weights: str = "bf16", activations: str = "bf16", kv: str = "bf16",
           mapping: str = "auto", runtime: str = "graphs", dequant="fused",
@@ -225,6 +226,8 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
     `arch`, decode on `decode_arch` with decode_tp, decode_ep, decode_pp, decode_replicas; KV
     over `kv_link_bw`, default the prefill arch's network). `runtime` (eager | graphs | fused)
     and `dequant` (fused | torch | ops per weight) as in nmc.analyze (docs/model.md).
+    `admission`: greedy (KV blocks for the prompt, preempt when the cache is full: vLLM) or
+    reserve (blocks for prompt + output at admission: TensorRT-LLM's no-evict policy).
     SLO for goodput: `slo_ttft` and `slo_tpot` (s). Cost: `price_per_hour` USD per device-hour
     (default: the preset's price_per_hour, 0 = unknown). Extra keywords override parameters of
     arch (and of decode_arch)."""
@@ -239,7 +242,8 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
     req = requests_ or requests(n_requests, rate=rate, concurrency=concurrency, prompt=prompt,
                                 output=output, trace=trace, think_s=think_time, seed=seed)
     common = dict(weights=weights, activations=activations, kv=kv, block_size=block_size,
-                  preemption=preemption, load_balancer=load_balancer, swap_bw=swap,
+                  preemption=preemption, admission=admission, load_balancer=load_balancer,
+                  swap_bw=swap,
                   runtime=runtime, dequant=dequant)
     workload = dict(req.describe or {})
     if rate is not None:

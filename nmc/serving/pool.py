@@ -35,6 +35,7 @@ from ..workload.scenario import DTYPES, Scenario
 SCHEDULERS = tuple(L.SCHED_NAMES)                      # static, continuous, chunked
 LOAD_BALANCERS = tuple(L.LB_NAMES)                     # round-robin, least-loaded, random
 PREEMPTIONS = tuple(L.PREEMPT_NAMES)                   # recompute, swap
+ADMISSIONS = tuple(L.ADMIT_NAMES)                      # greedy, reserve
 DEFAULT_MAX_TOKENS = {"static": 16384, "continuous": 8192, "chunked": 2048}
 
 
@@ -64,6 +65,7 @@ class Pool:
     max_tokens: int | None = None
     block_size: int = 16
     preemption: str = "recompute"
+    admission: str = "greedy"
     load_balancer: str = "least-loaded"
     weights: str = "bf16"
     activations: str = "bf16"
@@ -85,6 +87,7 @@ class Pool:
         self.block_size = _int(self.block_size, "block_size")
         _choice(self.scheduler, SCHEDULERS, "scheduler")
         _choice(self.preemption, PREEMPTIONS, "preemption")
+        _choice(self.admission, ADMISSIONS, "admission")
         _choice(self.load_balancer, LOAD_BALANCERS, "load_balancer")
         if self.max_tokens is None:
             self.max_tokens = DEFAULT_MAX_TOKENS[self.scheduler]
@@ -184,7 +187,8 @@ class Pool:
              "runtime": self.runtime, "dequant": self.dequant, "max_batch": self.max_batch,
              "max_tokens": self.max_tokens, "block_size": self.block_size,
              "kv_blocks_per_engine": self.kv_blocks, "kv_tokens_per_engine": self.kv_tokens,
-             "preemption": self.preemption, "load_balancer": self.load_balancer}
+             "preemption": self.preemption, "admission": self.admission,
+             "load_balancer": self.load_balancer}
         if self.role != "serve":
             d["role"] = self.role
         return d
@@ -202,6 +206,7 @@ class Pool:
         cfg[L.SV_ENGINES] = self.engines
         cfg[L.SV_LB] = LOAD_BALANCERS.index(self.load_balancer)
         cfg[L.SV_PREEMPT] = PREEMPTIONS.index(self.preemption)
+        cfg[L.SV_ADMIT] = ADMISSIONS.index(self.admission)
         cfg[L.SV_SWAP_S] = self.kv_token_bytes / self.swap_bw
         cfg[L.SV_CONCURRENCY] = concurrency
         cfg[L.SV_THINK] = think_s
