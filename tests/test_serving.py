@@ -372,3 +372,27 @@ def test_runtime_and_dequant_reach_the_passes():
         assert r.ttft[0] == pytest.approx(g.latency_s, rel=1e-12)
     with pytest.raises(NmcError, match="runtime"):
         nmc.serve("llama-3-8b", A, rate=1.0, n_requests=1, runtime="jit")
+
+
+def test_reserve_admission_never_preempts():
+    """A KV cache that holds 3.2 whole requests (mem_usable set for it): greedy admission (the
+    prompt's blocks) admits more and thrashes; reserve admission (prompt + output at once,
+    TensorRT-LLM's no-evict policy) runs at most 3 and never preempts; a lone request costs
+    the same either way."""
+    from nmc.serving.pool import Pool
+    spec, arch = nmc.load_model(M), nmc.load_arch(A)
+    ref = Pool(spec, arch, tp=TP, max_batch=64, max_tokens=2048)
+    usable = ref.weight_bytes + ref.activation_bytes + 3.2 * 2000 * ref.kv_token_bytes
+    over = {"mem_usable": usable / arch["mem_capacity"]}
+    kw = dict(tp=TP, rate=math.inf, n_requests=40, prompt=1000, output=1000, max_batch=64,
+              max_tokens=2048, scheduler="chunked", **over)
+    g = nmc.serve(M, A, admission="greedy", **kw).to_dict()
+    r = nmc.serve(M, A, admission="reserve", **kw).to_dict()
+    assert 3 * 2000 <= g["kv_tokens_per_engine"] < 4 * 2000
+    assert g["preemptions"] > 0 and r["preemptions"] == 0
+    assert r["mean_batch"] <= 3.0 and r["layout"]["serve"]["admission"] == "reserve"
+    one = dict(tp=TP, rate=1.0, n_requests=1, prompt=700, output=50)
+    assert nmc.serve(M, A, admission="reserve", **one).ttft[0] == \
+        nmc.serve(M, A, admission="greedy", **one).ttft[0]
+    with pytest.raises(NmcError, match="admission"):
+        nmc.serve(M, A, admission="eager", **one)

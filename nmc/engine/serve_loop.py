@@ -517,7 +517,7 @@ def _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs):
             chunk[r] = 1
             nd += 1
             csum += c
-            if c % bs == 0:
+            if c % bs == 0 and c // bs >= blocks[r]:   # (reserved blocks: none needed)
                 blocks[r] += 1
                 free[e] -= 1
     return nd, csum
