@@ -8,7 +8,8 @@ balancer each see a Poisson stream of rate / units, so one unit is simulated at 
 requests are drawn once; a rate only rescales the unit-rate arrival gaps (common random
 numbers: the SLO test is then monotone in the rate but for a rare batching coincidence). The
 bracket is [r_sat / 64, r_sat] with r_sat the unit's saturation throughput (every request at
-time 0); `steps` bisection steps (arithmetic: light loads take the most iterations to
+time 0), its top doubled (at most GROW times) while the SLO still holds there (an all-at-once
+run's rate underestimates a unit whose drain tail is long); `steps` bisection steps (arithmetic: light loads take the most iterations to
 simulate, so the bracket is halved from the top); the light-load end is checked on a fifth of
 the requests. Layouts run in parallel on threads (the event loop
 releases the GIL) or, given a dask.distributed Client, as Dask tasks."""
@@ -36,6 +37,7 @@ DEFAULT_SCHEDULERS = ("continuous", "chunked")
 DEFAULT_MAX_BATCH = (32, 64, 128, 256)
 DEFAULT_MAX_TOKENS = (2048, 8192)
 DEFAULT_RATIOS = ((1, 1), (1, 2), (1, 3), (2, 1))     # prefill : decode replicas
+GROW = 3                # doublings of the bracket's top when the SLO holds at saturation
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,19 @@ def evaluate_layout(model, layout: Layout, wl: Workload, slo, steps: int = 8,
     d_hi = _measure(model, layout, wl, r_sat, slo, extra, archs)
     sims += 1
     if _meets(d_hi, slo):
+        # the all-at-once run's rate underestimates the unit when its drain tail is long
+        # (heavy-tailed outputs): raise the top of the bracket until the SLO is missed
         a, best = r_sat, d_hi
-    else:
+        for _ in range(GROW):
+            d = _measure(model, layout, wl, 2.0 * a, slo, extra, archs)
+            sims += 1
+            if not _meets(d, slo):
+                b = 2.0 * a
+                break
+            a, best = 2.0 * a, d
+        else:
+            b = a
+    if b > a:
         for _ in range(steps):
             mid = 0.5 * (a + b)
             d = _measure(model, layout, wl, mid, slo, extra, archs)
