@@ -198,10 +198,11 @@ def _meets(d, slo) -> bool:
 
 
 def evaluate_layout(model, layout: Layout, wl: Workload, slo, steps: int = 8,
-                    extra: dict | None = None) -> dict:
+                    extra: dict | None = None, grow: int = GROW) -> dict:
     """The highest rate one unit of `layout` sustains under slo = (p90 TTFT, p99 TPOT): a row
     with the layout, rate_per_unit (0 if even a light load misses the SLO), its latencies and
-    cost at that rate, and the number of simulations run."""
+    cost at that rate, and the number of simulations run. `grow`: doublings of the bracket's top
+    while the SLO holds at the all-at-once rate (module doc)."""
     extra = extra or {}
     row = {**asdict(layout), "label": layout.label(), "devices_per_unit": layout.devices}
     archs = {}
@@ -233,7 +234,7 @@ def evaluate_layout(model, layout: Layout, wl: Workload, slo, steps: int = 8,
         # the all-at-once run's rate underestimates the unit when its drain tail is long
         # (heavy-tailed outputs): raise the top of the bracket until the SLO is missed
         a, best = r_sat, d_hi
-        for _ in range(GROW):
+        for _ in range(grow):
             d = _measure(model, layout, wl, 2.0 * a, slo, extra, archs)
             sims += 1
             if not _meets(d, slo):
