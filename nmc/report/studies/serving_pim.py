@@ -42,14 +42,14 @@ WORKLOADS = {"reasoning": dict(trace="reasoning", title="reasoning trace (output
 RATIOS = ((3, 1), (2, 2), (1, 3))
 
 
-def configs() -> dict:
+def configs(quick: bool = False) -> dict:
     """label -> list of candidate Layouts of one 8-device unit (the best is kept)."""
     return {
         "GPU (H100)": [Layout(GPU, 2, 1, "chunked", 256, 2048, replicas=4)],
         "GPU+PIM (H100+HBM3-PIM)": [Layout(PIM, 2, 1, "chunked", 256, 2048, replicas=4)],
         "disaggregated (GPU prefill, PIM decode)": [
             Layout(GPU, 2, 1, "disaggregated", 256, 8192, npre, PIM, 2, 1, ndec)
-            for npre, ndec in RATIOS],
+            for npre, ndec in (RATIOS[-1:] if quick else RATIOS)],
     }
 
 
@@ -62,15 +62,15 @@ def _workload(name: str, n: int):
 def run(quick: bool, out: Path) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    n = 150 if quick else 2000
-    steps = 4 if quick else 7
+    n = 100 if quick else 2000
+    steps = 3 if quick else 7
     rows, sweep = [], []
     for wname in WORKLOADS:
         wl = _workload(wname, n)
-        for label, lays in configs().items():
+        for label, lays in configs(quick).items():
             best = None
             for lay in lays:
-                r = evaluate_layout(MODEL, lay, wl, SLO, steps=steps, grow=6)
+                r = evaluate_layout(MODEL, lay, wl, SLO, steps=steps, grow=2 if quick else 6)
                 if best is None or r.get("rate_per_unit", 0) > best.get("rate_per_unit", 0):
                     best = r
             devices = best["devices_per_unit"]
@@ -103,7 +103,7 @@ def _sweep(wname, label, lay, wl, rows, quick) -> list[dict]:
     ref = next(r for r in rows if r["workload"] == wname and r["config"].startswith("GPU ("))
     base = ref["rate_at_slo"] or 0.1
     out = []
-    for f in ((0.25, 1.0, 2.0) if quick else (0.125, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)):
+    for f in ((0.5, 2.0) if quick else (0.125, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)):
         rate = f * base
         d = _measure(MODEL, lay, wl, rate, SLO, {})
         out.append({"workload": wname, "config": label, "layout": lay.label(),
