@@ -297,3 +297,19 @@ def test_docs_tables_are_the_cli_output(capsys):
     ev_cli, cal_cli = tables(out, "Evaluation rows (the headline", "Calibration rows (reported")
     assert ev_doc == ev_cli
     assert cal_doc == cal_cli
+
+
+def test_docs_framework_table_is_the_code():
+    """docs/serving.md's framework table lists every FRAMEWORKS entry with its scheduler and
+    runtime mode."""
+    from pathlib import Path
+
+    from nmc.serving.rows import FRAMEWORKS
+    doc = (Path(__file__).parents[1] / "docs" / "serving.md").read_text()
+    rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:]]
+            for ln in doc.splitlines() if ln.startswith("| ") and ln.count("|") >= 8}
+    for fw in FRAMEWORKS:
+        assert fw.name in rows, fw.name
+        sched, rt = rows[fw.name][:2]
+        assert (sched, rt) == (fw.scheduler, fw.runtime), fw.name
+        assert rows[fw.name][4] == fw.admission or fw.scheduler == "static"
