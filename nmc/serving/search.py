@@ -3,16 +3,16 @@ one unit (a replica, or a prefill + decode group) sustains under an SLO (p90 TTF
 by bisection; from it the fewest devices that meet the SLO at a target rate, the highest rate
 per device, and the cost-latency points of a Pareto chart across architectures.
 
-Method (docs/serving.md, "Capacity search"): the units of a fleet behind a random load
-balancer each see a Poisson stream of rate / units, so one unit is simulated at a time. Its
-requests are drawn once; a rate only rescales the unit-rate arrival gaps (common random
-numbers: the SLO test is then monotone in the rate but for a rare batching coincidence). The
-bracket is [r_sat / 64, r_sat] with r_sat the unit's saturation throughput (every request at
-time 0), its top doubled (at most GROW times) while the SLO still holds there (an all-at-once
-run's rate underestimates a unit whose drain tail is long); `steps` bisection steps (arithmetic: light loads take the most iterations to
-simulate, so the bracket is halved from the top); the light-load end is checked on a fifth of
-the requests. Layouts run in parallel on threads (the event loop
-releases the GIL) or, given a dask.distributed Client, as Dask tasks."""
+Method (docs/serving.md, "Capacity search"): the units of a fleet behind a random load balancer
+each see a Poisson stream of rate / units, so one unit is simulated at a time. Its requests are
+drawn once; a rate only rescales the unit-rate arrival gaps (common random numbers: the SLO
+test is then monotone in the rate but for a rare batching coincidence). The bracket is
+[r_sat / 64, r_sat] with r_sat the unit's saturation throughput (every request at time 0), its top
+doubled (at most GROW times) while the SLO still holds there (an all-at-once run's rate
+underestimates a unit whose drain tail is long); `steps` bisection steps (arithmetic: light
+loads take the most iterations to simulate, so the bracket is halved from the top); the light-
+load end is checked on a fifth of the requests. Layouts run in parallel on threads (the event
+loop releases the GIL) or, given a dask.distributed Client, as Dask tasks."""
 from __future__ import annotations
 
 import itertools

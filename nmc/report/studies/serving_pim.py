@@ -16,8 +16,8 @@ mean 4039, up to 32,000 tokens) and long context (prompt 16,384 tokens, output 5
 configuration: the highest request rate of the 8 devices under the SLO p90 TTFT <= 2 s and
 p99 TPOT <= 50 ms (bisection, nmc.serving.search.evaluate_layout, 2000 requests, the bracket's
 top doubled up to 6 times: a reasoning trace's all-at-once rate is far below what the fleet
-sustains), with its energy per output token; and p99 TPOT and energy per token against the offered rate (a sweep). No price: the
-PIM part has none (a research design).
+sustains), with its energy per output token; and p99 TPOT and energy per token against the
+offered rate (a sweep). No price: the PIM part has none (a research design).
 
 Writes serving_pim.csv (rate at the SLO), serving_pim_sweep.csv and serving_pim.png/.svg.
 
