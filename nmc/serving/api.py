@@ -260,6 +260,7 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
                      replicas=replicas, scheduler=scheduler, max_batch=max_batch,
                      max_tokens=max_tokens, mapping=mapping, **common)
         pool.check_fits(req.prompt, req.output)
+        warnings += pool.warnings
         r = pool.run(req.arrival, req.prompt, req.output, concurrency=req.concurrency,
                      think_s=req.think_s, seed=seed, series_points=series_points)
         return ServeReport(spec, {"serve": pool}, workload, r["arrival"], req.prompt,
@@ -281,6 +282,7 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
                 replicas=decode_replicas or replicas, scheduler="continuous",
                 max_batch=decode_max_batch or max_batch, max_tokens=max_tokens,
                 mapping=decode_mapping or mapping, **common)
+    warnings += [f"{p.role} pool: {w}" for p in (pre, dec) for w in p.warnings]
     ones = np.ones_like(req.output)
     pre.check_fits(req.prompt, ones)
     dec.check_fits(req.prompt, req.output)

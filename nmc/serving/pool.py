@@ -100,7 +100,10 @@ class Pool:
                                  weights=self.weights, activations=self.activations, kv=self.kv,
                                  mapping=self.mapping, runtime=self.runtime,
                                  dequant=self.dequant)
-        check_scenario(self.spec, self.arch, self.scenario)
+        # keep what says where the collectives run (multi-node tp x ep); the rest (sequence
+        # length of the placeholder scenario) does not apply to a pool
+        self.warnings += [w for w in check_scenario(self.spec, self.arch, self.scenario)
+                          if "nodes" in w]
         if self.ep > 1 and self.arch["aimc_tiles"] > 0:
             raise ScenarioError(f"ep={self.ep}: expert parallelism is not modelled on AIMC "
                                 f"systems ({self.arch.name})")
