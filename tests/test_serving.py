@@ -6,7 +6,7 @@ import pytest
 
 import nmc
 from nmc.errors import NmcError
-from nmc.serving.search import Layout, capacity_search, evaluate_layout, layouts, workload
+from nmc.serving.search import GROW, Layout, capacity_search, evaluate_layout, layouts, workload
 
 M, A, TP = "llama-2-70b", "h100-sxm", 4
 KEYS = ("ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_p50_s", "tpot_p90_s", "tpot_p99_s",
@@ -224,7 +224,7 @@ def test_layout_rate_under_slo_is_a_bisection_bracket():
     wl = workload(300, trace="chat")
     lay = Layout(A, 4, 1, "continuous", 128, 8192)
     row = evaluate_layout(M, lay, wl, (1.0, 0.05), steps=5)
-    assert row["feasible"] and 0 < row["rate_per_unit"] <= row["saturation_rate"]
+    assert row["feasible"] and 0 < row["rate_per_unit"] <= 2 ** GROW * row["saturation_rate"]
 
 
 def test_capacity_search_small():
@@ -301,6 +301,98 @@ def test_measurement_row_to_serve():
     row = {"id": "x", "model": "llama-3-8b", "arch": "h100-sxm", "tp": 1, "dataset": "chat",
            "concurrency": 8, "framework": "vLLM 0.6", "metric": "ttft_ms"}
     kw = measurement_kwargs(row)
-    assert kw["concurrency"] == 8 and kw["trace"] == "chat" and kw["scheduler"] == "continuous"
+    assert kw["concurrency"] == 8 and kw["prompt"] == kw["output"] == "trace:chat"
+    assert kw["scheduler"] == "continuous"
     rep, field = serve_row({**row, "concurrency": 2}, n_requests=20)
-    assert field == "ttft_p50_s" and rep.to_dict()[field] > 0
+    assert field == "ttft_mean_s" and rep.to_dict()[field] > 0
+
+
+# ---- expert parallelism in a replica (tp x ep x pp devices) ---------------------------------
+MOE = "qwen3-30b-a3b"
+
+
+def test_ep_pure_decode_and_prefill_equal_analyze():
+    """A replica of ep = 4 groups of tp = 2: n identical requests at t = 0 (n a multiple of
+    ep) prefill in one pass and decode together, each pass exactly analyze(..., ep=4)'s."""
+    n, p, o = 8, 200, 6
+    r = nmc.serve(MOE, A, tp=2, ep=4, rate=math.inf, n_requests=n, prompt=p, output=o)
+    g = nmc.analyze(MOE, A, phase="generate", batch=n, prompt=p, generate=o, tp=2, ep=4)
+    assert np.allclose(r.ttft, g.results["ttft_s"], rtol=1e-12)
+    assert np.allclose(r.e2e, g.latency_s, rtol=1e-9)
+    d = r.to_dict()
+    assert d["devices"] == 8 and d["layout"]["serve"]["ep"] == 4
+
+
+def test_ep_pool_memory_and_devices_by_hand():
+    """Weights per device = non-expert params / tp + expert params / (tp x ep); KV blocks of
+    the engine = ep x those of one group; devices, static power and cost count tp x ep x pp."""
+    from nmc.serving.pool import Pool
+    spec, arch = nmc.load_model(MOE), nmc.load_arch(A)
+    expert = spec.n_moe_layers * spec.n_experts * 3 * spec.d_model * spec.d_ff_expert
+    one = Pool(spec, arch, tp=2, ep=1, pp=1, max_batch=64, max_tokens=4096)
+    four = Pool(spec, arch, tp=2, ep=4, pp=2, replicas=3, max_batch=64, max_tokens=4096,
+                price_per_hour=2.0)
+    assert one.weight_bytes == pytest.approx(spec.params() * 2 / 2, rel=1e-12)
+    assert four.weight_bytes == pytest.approx(
+        ((spec.params() - expert) / 2 + expert / 8) * 2 / 2, rel=1e-12)   # bf16, / pp = 2
+    assert four.kv_blocks == 4 * four.kv_blocks_group
+    assert four.devices == 2 * 4 * 2 * 3 and four.devices_per_replica == 16
+    assert four.static_power_w == pytest.approx(48 * arch["p_static"], rel=1e-12)
+    cfg = four.config()
+    assert cfg[nmc.engine.layout.SV_MAX_BATCH] == 64 * 4     # per group x groups
+    r = nmc.serve(MOE, A, tp=2, ep=4, replicas=2, rate=20, n_requests=60, prompt=300,
+                  output=20, price_per_hour=2.0)
+    d = r.to_dict()
+    assert d["devices"] == 16
+    assert d["cost_usd"] == pytest.approx(16 * 2.0 * d["duration_s"] / 3600, rel=1e-12)
+
+
+def test_ep_errors_and_search():
+    with pytest.raises(NmcError, match="mixture-of-experts"):
+        nmc.serve(M, A, tp=4, ep=2, rate=1, n_requests=2)
+    with pytest.raises(NmcError, match="must divide"):
+        nmc.serve(MOE, A, ep=3, rate=1, n_requests=2)
+    with pytest.raises(NmcError, match="mixture-of-experts"):
+        layouts(M, [A], eps=(1, 2))
+    lays = layouts(MOE, [A], tps=(1, 2), pps=(1,), schedulers=("chunked",), max_batches=(64,),
+                   max_tokens=(2048,))
+    assert sorted((x.tp, x.ep) for x in lays) == [(1, 1), (1, 2), (1, 4), (1, 8), (2, 1),
+                                                   (2, 2), (2, 4), (2, 8)]
+    assert all(x.devices == x.tp * x.ep for x in lays)
+    assert {x.ep for x in layouts(M, [A], tps=(4,), pps=(1,))} == {1}   # dense: ep 1 only
+
+
+def test_runtime_and_dequant_reach_the_passes():
+    """runtime and dequant as in nmc.analyze: one request's TTFT is analyze's prefill."""
+    for rt, dq, w in (("eager", "fused", "bf16"), ("fused", "torch", "int4")):
+        r = nmc.serve("llama-3-8b", A, rate=1.0, n_requests=1, prompt=300, output=2,
+                      runtime=rt, dequant=dq, weights=w)
+        g = nmc.analyze("llama-3-8b", A, phase="prefill", prompt=300, runtime=rt, dequant=dq,
+                        weights=w)
+        assert r.ttft[0] == pytest.approx(g.latency_s, rel=1e-12)
+    with pytest.raises(NmcError, match="runtime"):
+        nmc.serve("llama-3-8b", A, rate=1.0, n_requests=1, runtime="jit")
+
+
+def test_reserve_admission_never_preempts():
+    """A KV cache that holds 3.2 whole requests (mem_usable set for it): greedy admission (the
+    prompt's blocks) admits more and thrashes; reserve admission (prompt + output at once,
+    TensorRT-LLM's no-evict policy) runs at most 3 and never preempts; a lone request costs
+    the same either way."""
+    from nmc.serving.pool import Pool
+    spec, arch = nmc.load_model(M), nmc.load_arch(A)
+    ref = Pool(spec, arch, tp=TP, max_batch=64, max_tokens=2048)
+    usable = ref.weight_bytes + ref.activation_bytes + 3.2 * 2000 * ref.kv_token_bytes
+    over = {"mem_usable": usable / arch["mem_capacity"]}
+    kw = dict(tp=TP, rate=math.inf, n_requests=40, prompt=1000, output=1000, max_batch=64,
+              max_tokens=2048, scheduler="chunked", **over)
+    g = nmc.serve(M, A, admission="greedy", **kw).to_dict()
+    r = nmc.serve(M, A, admission="reserve", **kw).to_dict()
+    assert 3 * 2000 <= g["kv_tokens_per_engine"] < 4 * 2000
+    assert g["preemptions"] > 0 and r["preemptions"] == 0
+    assert r["mean_batch"] <= 3.0 and r["layout"]["serve"]["admission"] == "reserve"
+    one = dict(tp=TP, rate=1.0, n_requests=1, prompt=700, output=50)
+    assert nmc.serve(M, A, admission="reserve", **one).ttft[0] == \
+        nmc.serve(M, A, admission="greedy", **one).ttft[0]
+    with pytest.raises(NmcError, match="admission"):
+        nmc.serve(M, A, admission="eager", **one)

@@ -66,3 +66,25 @@ def test_bench_serve_json(capsys):
     assert main(["bench", "--serve", "--quick", "--no-search", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["serve_requests_per_s"] > 0 and d["serve_case"]["tp"] == 4
+
+
+def test_ep_runtime_and_admission_on_the_command_line(capsys):
+    """--ep, --runtime, --dequant and --admission reach nmc.serve; an EP layout counts its
+    tp x ep devices; a dense model with --ep is a one-line error."""
+    moe = ["serve", "--model", "qwen3-30b-a3b", "--arch", "h100-sxm", "--tp", "2", "--ep", "2",
+           "--rate", "5", "--n-requests", "60", "--runtime", "fused", "--admission", "reserve",
+           "--format", "json"]
+    assert main(moe) == 0
+    d = json.loads(capsys.readouterr().out)
+    ref = nmc.serve("qwen3-30b-a3b", "h100-sxm", tp=2, ep=2, rate=5.0, n_requests=60,
+                    runtime="fused", admission="reserve").to_dict()
+    assert d == json.loads(json.dumps(ref)) and d["devices"] == 4
+    assert d["layout"]["serve"]["runtime"] == "fused"
+    assert main(BASE + ["--ep", "2", "--rate", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "mixture-of-experts" in err and err.count("\n") == 1
+    assert main(moe[:-2] + ["--search", "--tp", "1,2", "--ep", "1,2", "--max-batch", "64",
+                            "--scheduler", "chunked", "--steps", "2", "-q",
+                            "--format", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert {(r["tp"], r["ep"]) for r in res["rows"]} == {(1, 1), (1, 2), (2, 1), (2, 2)}

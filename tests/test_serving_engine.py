@@ -49,13 +49,14 @@ def test_pure_prefill_iteration_equals_analyze(model, arch, tp):
     assert out[0, 0] == r.latency_s
 
 
-def test_uniform_table_is_build_ops_bit_for_bit():
+@pytest.mark.parametrize("rt", [0.0, 1.0, 2.0])        # eager, graphs, fused
+def test_uniform_table_is_build_ops_bit_for_bit(rt):
     m, s, _ = _vectors("llama-2-70b", "h100-sxm", 2)
     for b, q, c in [(7, 1, 100), (2, 64, 512), (1, 4096, 0)]:
         ref = np.zeros((L.N_SLOTS, L.N_OF))
         mix = np.zeros((L.N_SLOTS, L.N_OF))
-        build_ops(m, b, q, c, 2.0, 1.0, 1.0, 1.0, 1.0, ref)
-        build_mixed_ops(m, np.array(_agg(b, q, c), float), 2.0, 1.0, 1.0, 1.0, 1.0, 0.0, mix)
+        build_ops(m, b, q, c, 2.0, 1.0, 1.0, 1.0, rt, ref)
+        build_mixed_ops(m, np.array(_agg(b, q, c), float), 2.0, 1.0, 1.0, 1.0, rt, 0.0, mix)
         assert np.array_equal(ref, mix)
 
 

@@ -152,24 +152,95 @@ def test_serving_rows_with_a_load_go_through_the_simulator(tmp_path, toy_arch):
         _row(id="b", request_rate=2, metric="total_throughput_tokens_per_s", **base),
         _row(id="c", concurrency=4, metric="ttft_ms", **base),
         _row(id="d", concurrency=4, metric="ms_per_token", **base)])
+    # SGLang: prefill batches apart from decodes (continuous), chunked_prefill_size 8192,
+    # the running batch limited by the KV pool (4096), CUDA graphs (FRAMEWORKS)
+    sg = dict(scheduler="continuous", max_batch=4096, max_tokens=8192, runtime="graphs")
     rep = nmc.serve("llama-2-7b", toy_arch, concurrency=4, n_requests=12, prompt=256, output=64,
-                    scheduler="chunked").to_dict()
+                    **sg).to_dict()
     assert predict_gpu(closed) == pytest.approx(rep["throughput_tokens_per_s"])
     assert predict_gpu(ttft) == pytest.approx(rep["ttft_mean_s"] * 1e3)
     assert predict_gpu(tpot) == pytest.approx(rep["tpot_mean_s"] * 1e3)
     rr = nmc.serve("llama-2-7b", toy_arch, rate=2.0, n_requests=12, prompt=256, output=64,
-                   scheduler="chunked").to_dict()
+                   **sg).to_dict()
     assert predict_gpu(rate) == pytest.approx(rr["throughput_tokens_per_s"]
                                               + rr["input_tokens_per_s"])
     # 12 requests of 64 output tokens, 256 prompt tokens each
     assert rr["n_requests"] == 12
-    # the scheduler comes from the framework column, never from notes
+    # the scheduler comes from the framework column, never from notes: vLLM 0.8+ is V1
+    # (chunked prefill, max_num_seqs 256, 2048 tokens per step)
     (vllm,) = _load(tmp_path, [_row(id="e", concurrency=4, metric="throughput_tokens_per_s",
                                     notes="static batching, sglang",
                                     **{**base, "framework": "vLLM 0.8"})])
-    cont = nmc.serve("llama-2-7b", toy_arch, concurrency=4, n_requests=12, prompt=256, output=64,
-                     scheduler="continuous").to_dict()
-    assert predict_gpu(vllm) == pytest.approx(cont["throughput_tokens_per_s"])
+    v1 = nmc.serve("llama-2-7b", toy_arch, concurrency=4, n_requests=12, prompt=256, output=64,
+                   scheduler="chunked", max_batch=256, max_tokens=2048).to_dict()
+    assert predict_gpu(vllm) == pytest.approx(v1["throughput_tokens_per_s"])
+
+
+def test_framework_table():
+    """Each framework maps to a scheduler, runtime mode and batch limits (FRAMEWORKS)."""
+    from nmc.serving.rows import framework_of, measurement_kwargs
+    cases = {"vLLM v0.5.4": ("continuous", "graphs"), "vLLM 0.4.3+rocm614": ("continuous", "graphs"),
+             "vLLM (main, March 2025)": ("continuous", "graphs"),
+             "vLLM 0.9.1": ("chunked", "graphs"), "vllm 1.2": ("chunked", "graphs"),
+             "SGLang (April 2025)": ("continuous", "graphs"),
+             "TensorRT-LLM v1.0 (trtllm-bench throughput, PyTorch backend)": ("chunked", "graphs"),
+             "NVIDIA TensorRT-LLM (MLPerf 'TRT' system)": ("chunked", "fused"),
+             "": ("continuous", "graphs"), "llama.cpp": ("continuous", "graphs")}
+    for text, (sched, rt) in cases.items():
+        fw = framework_of({"framework": text})
+        assert (fw.scheduler, fw.runtime) == (sched, rt), text
+    row = {"id": "x", "model": "llama-2-70b", "arch": "h100-sxm", "framework": "vLLM v0.5.4",
+           "prompt": 100, "output": 10, "request_rate": 3}
+    kw = measurement_kwargs(row)
+    # V0: max_num_seqs 256, max_num_batched_tokens = max(max_model_len, 2048) = 4096
+    assert (kw["max_batch"], kw["max_tokens"], kw["admission"]) == (256, 4096, "greedy")
+    assert kw["n_requests"] == 5000 and kw["rate"] == 3.0
+    kw = measurement_kwargs({**row, "framework": "TensorRT-LLM", "batch": 896, "runtime": ""})
+    assert (kw["max_batch"], kw["max_tokens"], kw["admission"]) == (896, 8192, "reserve")
+    assert kw["runtime"] == "fused"
+    # a trace names the prompts, the row's output length is kept
+    kw = measurement_kwargs({**row, "dataset": "mlperf-openorca", "prompt": ""})
+    assert kw["prompt"] == "trace:mlperf-openorca" and kw["output"] == 10
+
+
+def test_one_serving_row_by_hand(tmp_path):
+    """A vLLM V0 load benchmark whose 8 requests all arrive at once and fit one prefill
+    (8 x 512 tokens <= max_num_batched_tokens = max(8192 positions, 2048)): the prompts
+    prefill in one pass, then the 8 sequences decode together. So the row's mean TTFT is
+    analyze's prefill of batch 8, its mean TPOT analyze's generate TPOT, its throughput 8 x 64
+    tokens over analyze's generate latency."""
+    base = dict(arch="h100-sxm", model="llama-3-8b", group="gpu-serving", phase="generate",
+                batch="", prompt=512, output=64, framework="vLLM v0.5.4", runtime="graphs",
+                concurrency=8, requests=8, weights="bf16")
+    ttft, tpot, thr = _load(tmp_path, [_row(id="t", metric="ttft_ms", **base),
+                                       _row(id="p", metric="ms_per_token", **base),
+                                       _row(id="r", metric="throughput_tokens_per_s", **base)])
+    g = nmc.analyze("llama-3-8b", "h100-sxm", phase="generate", batch=8, prompt=512,
+                    generate=64)
+    pre = nmc.analyze("llama-3-8b", "h100-sxm", phase="prefill", batch=8, prompt=512)
+    assert predict_gpu(ttft) == pytest.approx(pre.latency_s * 1e3, rel=1e-9)
+    assert predict_gpu(tpot) == pytest.approx(g.results["tpot_s"] * 1e3, rel=1e-9)
+    assert predict_gpu(thr) == pytest.approx(8 * 64 / g.latency_s, rel=1e-9)
+
+
+def test_trtllm_bench_heuristic_by_hand():
+    """trtllm-bench's max batch / tokens (tuning.py) for Llama-3-8B FP8 on one H100, ISL/OSL
+    1000/1000, fp8 KV: 2 x 32 layers x 8 heads x 128 x 1 B = 64 KiB per token; weights
+    8.03e9 B; KV room (mem - weights) x 0.90 / (2000 tokens x 64 KiB); then min(., 4096),
+    rounded up to 128 (256 <= bs < 1024); tokens = bs x (1 + 1000/1000) rounded up to 256,
+    at least 2048, and at least ISL + max batch."""
+    import math
+    from nmc.serving.rows import trtllm_bench_settings
+    spec, arch = nmc.load_model("llama-3-8b"), nmc.load_arch("h100-sxm")
+    gib = 1024.0 ** 3
+    room = (arch["mem_capacity"] - spec.params()) / gib * 0.90
+    reqs = room / (2 * 32 * 8 * 128 / gib * 2000)
+    raw = min(reqs, 4096)
+    bs = 128 * math.ceil(raw / 128) if raw < 1024 else 256 * math.ceil(raw / 256)
+    assert 256 <= raw < 1024 and raw * 2 < 4096       # this case's branches:
+    tok = max(2048, 256 * math.ceil(raw * 2 / 256))
+    assert trtllm_bench_settings(spec, arch, 1, 1, 1000, 1000, "fp8", "fp8") == \
+        (bs, max(tok, 1000 + bs)) == (640, 2048)
 
 
 # ---- the headline: evaluation rows; calibration rows separately --------------------------------
@@ -226,3 +297,19 @@ def test_docs_tables_are_the_cli_output(capsys):
     ev_cli, cal_cli = tables(out, "Evaluation rows (the headline", "Calibration rows (reported")
     assert ev_doc == ev_cli
     assert cal_doc == cal_cli
+
+
+def test_docs_framework_table_is_the_code():
+    """docs/serving.md's framework table lists every FRAMEWORKS entry with its scheduler and
+    runtime mode."""
+    from pathlib import Path
+
+    from nmc.serving.rows import FRAMEWORKS
+    doc = (Path(__file__).parents[1] / "docs" / "serving.md").read_text()
+    rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:]]
+            for ln in doc.splitlines() if ln.startswith("| ") and ln.count("|") >= 8}
+    for fw in FRAMEWORKS:
+        assert fw.name in rows, fw.name
+        sched, rt = rows[fw.name][:2]
+        assert (sched, rt) == (fw.scheduler, fw.runtime), fw.name
+        assert rows[fw.name][4] == fw.admission or fw.scheduler == "static"

@@ -29,12 +29,21 @@ def _rate(text):
         raise NmcError(f"--rate: {text!r} is not a number of requests/s (or inf)") from None
 
 
+def _dequant(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _serve_kw(args) -> dict:
     kw = dict(prompt=args.prompt, output=args.output, trace=args.trace,
               think_time=args.think_time, max_tokens=args.max_tokens,
               block_size=args.block_size, preemption=args.preemption,
+              admission=args.admission,
               load_balancer=args.load_balancer, weights=args.weights,
               activations=args.activations, kv=args.kv, mapping=args.mapping,
+              runtime=args.runtime, dequant=_dequant(args.dequant),
               slo_ttft=args.slo_ttft, slo_tpot=args.slo_tpot, swap_bw=args.swap_bw,
               seed=args.seed, **overrides(args.set))
     if args.price_per_hour is not None:
@@ -53,7 +62,8 @@ def format_report(d: dict) -> str:
     parts = []
     for role, p in lay.items():
         name = "" if role == "serve" else f"{role}: "
-        parts.append(f"{name}{p['replicas']} x {p['arch']} (tp {p['tp']}, pp {p['pp']}), "
+        parts.append(f"{name}{p['replicas']} x {p['arch']} (tp {p['tp']}, "
+                     + (f"ep {p['ep']}, " if p.get("ep", 1) > 1 else "") + f"pp {p['pp']}), "
                      f"{p['scheduler']}, max batch {p['max_batch']}, max tokens "
                      f"{p['max_tokens']}, KV "
                      f"{p['kv_tokens_per_engine']} tokens per engine")
@@ -97,8 +107,8 @@ def cmd_serve(args) -> int:
     if len(names(args.arch)) != 1:
         raise NmcError("nmc serve takes one --arch (several: with --search)")
     kw = _serve_kw(args)
-    for opt in ("tp", "pp", "max_batch"):
-        v = ints(getattr(args, opt), opt.replace("_", "-"))
+    for opt in ("tp", "pp", "ep", "max_batch"):
+        v = ints(getattr(args, opt) or "1", opt.replace("_", "-"))
         if len(v) != 1:
             raise NmcError(f"--{opt.replace('_', '-')} takes one value (lists: with --search)")
         kw[opt] = v[0]
@@ -109,6 +119,7 @@ def cmd_serve(args) -> int:
     r = serve(args.model, args.arch, rate=_rate(args.rate), n_requests=args.n_requests,
               concurrency=args.concurrency, scheduler=sched[0], replicas=args.replicas,
               decode_arch=args.decode_arch, decode_tp=args.decode_tp, decode_pp=args.decode_pp,
+              decode_ep=args.decode_ep,
               decode_replicas=args.decode_replicas, kv_link_bw=args.kv_link_bw,
               decode_price_per_hour=args.decode_price_per_hour, **kw)
     wall = time.perf_counter() - t
@@ -147,13 +158,14 @@ def _cmd_search(args) -> int:
     kw.pop("think_time")
     mt = kw.pop("max_tokens")
     layout_kw = dict(tps=ints(args.tp, "tp"), pps=ints(args.pp, "pp"),
+                     eps=ints(args.ep, "ep") if args.ep else None,
                      schedulers=names(args.scheduler),
                      max_batches=ints(args.max_batch, "max-batch"),
                      max_tokens=(mt,) if mt else (2048, 8192),
                      disaggregated=args.disaggregated,
                      decode_archs=names(args.decode_arch) if args.decode_arch else None)
     if args.search_defaults:
-        for k in ("tps", "pps", "schedulers", "max_batches", "max_tokens"):
+        for k in ("tps", "pps", "eps", "schedulers", "max_batches", "max_tokens"):
             layout_kw.pop(k)
     def progress(i, n):
         if not args.quiet and sys.stderr.isatty() and (i == n or i % max(n // 20, 1) == 0):
@@ -233,6 +245,8 @@ def register(sub) -> None:
     f = q.add_argument_group("fleet")
     f.add_argument("--tp", default="1", help="tensor-parallel devices per stage (--search: list)")
     f.add_argument("--pp", default="1", help="pipeline stages (--search: list)")
+    f.add_argument("--ep", help="expert-parallel groups of tp devices, MoE models (default 1; "
+                   "--search: list, default 1,2,4,8 for a MoE model)")
     f.add_argument("--replicas", type=int, default=1, help="data-parallel replicas")
     f.add_argument("--scheduler", default="continuous", help="static | continuous | chunked | "
                    "disaggregated (--search: list)")
@@ -242,9 +256,16 @@ def register(sub) -> None:
                    "2048; static 16384)")
     f.add_argument("--block-size", type=int, default=16, help="tokens per KV-cache block")
     f.add_argument("--preemption", default="recompute", choices=["recompute", "swap"])
+    f.add_argument("--admission", default="greedy", choices=["greedy", "reserve"],
+                   help="KV blocks at admission: the prompt's (greedy, vLLM) or the whole "
+                        "request's (reserve, TensorRT-LLM's no-evict policy)")
     f.add_argument("--swap-bw", default="25 GB/s", help="host link for swap preemption")
     f.add_argument("--load-balancer", default="least-loaded",
                    choices=["least-loaded", "round-robin", "random"])
+    f.add_argument("--runtime", default="graphs", help="eager | graphs | fused (docs/model.md; "
+                   "default graphs)")
+    f.add_argument("--dequant", default="fused", help="weight-only int8/int4 kernels: fused | "
+                   "torch | ALU ops per weight")
     f.add_argument("--weights", default="bf16")
     f.add_argument("--activations", default="bf16")
     f.add_argument("--kv", default="bf16")
@@ -254,6 +275,7 @@ def register(sub) -> None:
                    "list)")
     f.add_argument("--decode-tp", type=int)
     f.add_argument("--decode-pp", type=int)
+    f.add_argument("--decode-ep", type=int)
     f.add_argument("--decode-replicas", type=int)
     f.add_argument("--kv-link-bw", help="disaggregated: per-device link for the KV transfer "
                    "(default: the prefill arch's net_bw)")

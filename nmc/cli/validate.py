@@ -24,9 +24,16 @@ def _summary_table(groups: dict) -> list[dict]:
             for g, s in groups.items()]
 
 
+def _breakdown_table(serving: dict) -> list[dict]:
+    return [{"rows": k, "n": v["n"], "median_ape": f"{v['median_ape']:.1%}",
+             "median_pred/meas": v["median_ratio"], "within_25%": f"{v['within_25pct']:.0%}",
+             "worst": f"{v['worst']['id']} ({v['worst']['ape']:.0%})"}
+            for k, v in serving.items()]
+
+
 def cmd_validate(args) -> int:
     from ..plot.validation import validation_scatter
-    from ..validation.runner import by_split, run
+    from ..validation.runner import breakdown, by_split, run
     rows = measurements.load(args.data) if args.data else None
     groups = [g.strip() for g in args.group.split(",")] if args.group else None
     # default: the evaluation rows as the headline, the calibration rows in a table of their own
@@ -34,9 +41,11 @@ def cmd_validate(args) -> int:
     res = run(rows, split="all" if args.split is None else args.split, groups=groups)
     parts = by_split(res, [s for s in splits if s != "all"])
     if "all" in splits:
-        parts["all"] = {"groups": res["groups"], "rows": res["rows"], "skipped": res["skipped"]}
+        parts["all"] = {"groups": res["groups"], "rows": res["rows"], "skipped": res["skipped"],
+                        "serving": breakdown(res["rows"])}
     summary = {"headline_split": HEADLINE if HEADLINE in parts else None,
                "splits": {s: {"title": SPLIT_TITLES[s], "groups": parts[s]["groups"],
+                              "serving_by_metric": parts[s]["serving"],
                               "skipped": parts[s]["skipped"]} for s in splits}}
     if args.format == "json":
         print(to_json(summary))
@@ -44,6 +53,10 @@ def cmd_validate(args) -> int:
         for i, s in enumerate(splits):
             print(("\n" if i else "") + f"{SPLIT_TITLES[s][0].upper()}{SPLIT_TITLES[s][1:]}:\n")
             print(_markdown(_summary_table(parts[s]["groups"])))
+            if parts[s]["serving"]:
+                print("\nServing rows by metric (median error of TTFT, TPOT and throughput "
+                      "separately):\n")
+                print(_markdown(_breakdown_table(parts[s]["serving"])))
             print(f"\n{len(parts[s]['rows'])} rows predicted, {len(parts[s]['skipped'])} skipped.")
             if args.rows:
                 print()
@@ -52,6 +65,9 @@ def cmd_validate(args) -> int:
         for i, s in enumerate(splits):
             print(("\n" if i else "") + f"nmc validation: {SPLIT_TITLES[s]}\n")
             print(render(_summary_table(parts[s]["groups"])))
+            if parts[s]["serving"]:
+                print("\nserving rows by metric:\n")
+                print(render(_breakdown_table(parts[s]["serving"])))
             print(f"\n{len(parts[s]['rows'])} rows predicted, {len(parts[s]['skipped'])} skipped")
             if args.rows:
                 print()

@@ -274,6 +274,10 @@ SCHED_NAMES = declare("SCHED", [("STATIC", "static"), ("CONTINUOUS", "continuous
 LB_NAMES = declare("LB", [("ROUND_ROBIN", "round-robin"), ("LEAST", "least-loaded"),
                           ("RANDOM", "random")])
 PREEMPT_NAMES = declare("PRE", [("RECOMPUTE", "recompute"), ("SWAP", "swap")])
+# admission of a request into the running set (docs/serving.md, "Schedulers"): greedy = blocks
+# for the prompt (the cache grows as tokens decode, preempting when full: vLLM); reserve =
+# blocks for prompt + output at admission, no preemption (TensorRT-LLM GUARANTEED_NO_EVICT)
+ADMIT_NAMES = declare("ADMIT", [("GREEDY", "greedy"), ("RESERVE", "reserve")])
 SERVE_FIELDS = declare("SV", [
     ("SCHED", "scheduler"), ("MAX_BATCH", "max_batch"), ("MAX_TOKENS", "max_tokens"),
     ("BLOCK", "block_size"), ("BLOCKS", "kv_blocks"),            # KV blocks per engine
@@ -285,6 +289,7 @@ SERVE_FIELDS = declare("SV", [
     ("P2P_E", "p2p_j_per_token"),       # per pipeline stage boundary
     ("SEED", "seed"),                   # the random load balancer's
     ("SERIES", "series_points"),
+    ("ADMIT", "admission"),             # ADMIT_NAMES
 ])
 N_SV = block_end("SV")
 SERVE_STATS = declare("SS", [

@@ -31,8 +31,9 @@ from numba import njit
 
 from .layout import (
     ACC_ENERGY, AG_LOGITS, AG_PAIRS, AG_SEQS, AG_SPAN, AG_TOKENS, DT_BYTES, K_LMHEAD, K_NORM,
-    M_D, M_VOCAB, N_ACC, N_AG, N_OF, N_PREP, N_PX, N_SLOTS, N_TERMS, O_COUNT, O_KIND, OP_CONTEXT,
-    OP_FNORM, OP_KVB, OP_LMHEAD, OP_SCORE, OP_SOFTMAX, S_ADT, S_DEQUANT, S_EP, S_KVDT, S_RUNTIME, S_TP, S_WDT,
+    M_D, M_VOCAB, N_ACC, N_AG, N_OF, N_PREP, N_PX, N_SLOTS, N_TERMS, O_COUNT, O_KERNELS, O_KIND,
+    OP_CONTEXT, OP_FNORM, OP_KVB, OP_LMHEAD, OP_SCORE, OP_SOFTMAX, S_ADT, S_DEQUANT, S_EP,
+    S_KVDT, S_RUNTIME, S_TP, S_WDT,
 )
 from .ops import NORM_FLOPS, _gemm, _vec, attention_rows, build_ops
 from .passes import cost_pass, is_host_only
@@ -53,7 +54,9 @@ def build_mixed_ops(m, agg, tp, wdt, adt, kvdt, rt, dq, ops, ep=1.0):
     wb = DT_BYTES[int(wdt)]
     d = m[M_D]
     if n_out > 0.0:
+        k_norm = ops[OP_FNORM, O_KERNELS]   # kernels of the runtime mode (build_ops set them)
         _vec(ops, OP_FNORM, K_NORM, 1.0, n_out * d, n_out * d, NORM_FLOPS * n_out * d, d * ab, ab)
+        ops[OP_FNORM, O_KERNELS] = k_norm
         _gemm(ops, OP_LMHEAD, 1.0, n_out, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
         ops[OP_LMHEAD, O_KIND] = K_LMHEAD
     else:                                   # only partial prefill chunks: no token out

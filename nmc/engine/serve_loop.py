@@ -27,7 +27,10 @@ scheduler picks the batch:
 KV blocks: a sequence holds ceil(cached / block) blocks. A decode that needs a block when none
 is free preempts the most recently admitted sequence (recompute: its cache is dropped and it
 re-queues at the front to prefill prompt + generated tokens again; swap: its cache moves to
-host memory at SV_SWAP_S seconds per token and comes back the same way).
+host memory at SV_SWAP_S seconds per token and comes back the same way). With admission
+"reserve" (cfg[SV_ADMIT]) a continuous or chunked scheduler admits a request only when the
+blocks of its whole length (prompt + output) are free and takes them at once, so decodes
+never run out (TensorRT-LLM's GUARANTEED_NO_EVICT capacity scheduler).
 
 Global level: each arrival goes to an engine by round-robin, least outstanding requests, or a
 seeded random pick. The loop always advances the engine with work whose clock is earliest,
@@ -42,13 +45,14 @@ import numpy as np
 from numba import njit
 
 from .layout import (
-    AG_LOGITS, AG_PAIRS, AG_SEQS, AG_SPAN, AG_TOKENS, LB_LEAST, LB_RANDOM, N_ACC, N_AG, N_OF,
+    ADMIT_RESERVE, AG_LOGITS, AG_PAIRS, AG_SEQS, AG_SPAN, AG_TOKENS, LB_LEAST, LB_RANDOM, N_ACC,
+    N_AG, N_OF,
     N_PREP, N_PX, N_SLOTS, N_TERMS, PRE_SWAP, SCHED_CHUNKED, SCHED_CONTINUOUS, SCHED_STATIC,
     SS_BUSY, SS_DECODE_TOKENS, SS_DONE, SS_END, SS_ENERGY, SS_ITERS, SS_KV_PEAK, SS_KV_TIME,
     SS_PREEMPT, SS_PREFILL_TOKENS, SS_RUN_TIME, SS_SEQS, SS_SERIES_N, SS_SERIES_STRIDE,
     SS_SWAP_S, SS_TOKENS, SV_BLOCK, SV_BLOCKS, SV_CONCURRENCY, SV_ENGINES, SV_LB, SV_MAX_BATCH,
     SV_MAX_TOKENS, SV_P2P_E, SV_P2P_LAT, SV_P2P_S, SV_PP, SV_PREEMPT, SV_SCHED, SV_SEED,
-    SV_SWAP_S, SV_THINK, TS_BATCH, TS_KV, TS_QUEUE, TS_TIME, TS_TOKENS,
+    SV_ADMIT, SV_SWAP_S, SV_THINK, TS_BATCH, TS_KV, TS_QUEUE, TS_TIME, TS_TOKENS,
 )
 from .serve import host_only, price_batch, price_decode
 
@@ -91,6 +95,7 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
     sched = int(cfg[SV_SCHED])
     lb = int(cfg[SV_LB])
     swap = int(cfg[SV_PREEMPT]) == PRE_SWAP
+    reserve = int(cfg[SV_ADMIT]) == ADMIT_RESERVE
     swap_s = cfg[SV_SWAP_S]
     conc = int(cfg[SV_CONCURRENCY])
     think = cfg[SV_THINK]
@@ -258,7 +263,7 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
                         take = min(target[r] - cached[r], budget,
                                    (free[e] + blocks[r]) * bs - cached[r])
                         if take > 0:
-                            need = _blocks(cached[r] + take, bs) - blocks[r]
+                            need = max(_blocks(cached[r] + take, bs) - blocks[r], 0)
                             blocks[r] += need
                             free[e] -= need
                             chunk[r] = take
@@ -269,6 +274,8 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
                 r = qhead[e]
                 if cached[r] >= target[r]:          # holds its KV (swapped, or transferred in)
                     need = _blocks(cached[r], bs)
+                    if reserve:
+                        need = _blocks(prompt[r] + output[r], bs)
                     if need > free[e]:
                         break
                     take = 0
@@ -281,6 +288,8 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
                     elif prefills > 0 and take > budget:
                         break                       # the first prefill may exceed max_tokens
                     need = _blocks(cached[r] + take, bs)
+                    if reserve:                     # the whole length, at once
+                        need = max(need, _blocks(prompt[r] + output[r], bs))
                     if need > free[e]:
                         break
                     budget -= take
@@ -497,7 +506,8 @@ def _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs):
     """Every running sequence that has its prompt in the cache decodes one token: chunk = 1 and
     the block its new KV entry needs is taken (free may go negative: the caller preempts). A
     running sequence holds ceil(cached / bs) blocks, so it needs one more when cached is a
-    multiple of bs. Returns (decodes, sum of their cached tokens)."""
+    multiple of bs (unless it reserved its whole length at admission). Returns (decodes, sum
+    of their cached tokens)."""
     nd = 0
     csum = 0
     for j in range(nrun[e]):
@@ -507,7 +517,7 @@ def _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs):
             chunk[r] = 1
             nd += 1
             csum += c
-            if c % bs == 0:
+            if c % bs == 0 and c // bs >= blocks[r]:   # (reserved blocks: none needed)
                 blocks[r] += 1
                 free[e] -= 1
     return nd, csum

@@ -202,11 +202,14 @@ def _pool(spec, arch, role, overrides, price, **kw) -> Pool:
 def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, output=128,
           concurrency: int | None = None, trace=None, think_time: float = 0.0,
           scheduler: str = "continuous", max_batch: int = 256, max_tokens: int | None = None,
-          block_size: int = 16, preemption: str = "recompute", tp: int = 1, pp: int = 1,
-          replicas: int = 1, load_balancer: str = "least-loaded", weights: str = "bf16",
-          activations: str = "bf16", kv: str = "bf16", mapping: str = "auto",
+          block_size: int = 16, preemption: str = "recompute", admission: str = "greedy",
+          tp: int = 1, pp: int = 1,
+          ep: int = 1, replicas: int = 1, load_balancer: str = "least-loaded",
+          weights: str = "bf16", activations: str = "bf16", kv: str = "bf16",
+          mapping: str = "auto", runtime: str = "graphs", dequant="fused",
           decode_arch=None, decode_tp: int | None = None, decode_pp: int | None = None,
-          decode_replicas: int | None = None, decode_max_batch: int | None = None,
+          decode_ep: int | None = None, decode_replicas: int | None = None,
+          decode_max_batch: int | None = None,
           decode_mapping: str | None = None, kv_link_bw=None, slo_ttft: float = 1.0,
           slo_tpot: float = 0.05, price_per_hour=None, decode_price_per_hour=None,
           swap_bw="25 GB/s", seed: int = 0, series_points: int = 2000,
@@ -217,9 +220,14 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
     Workload: `rate` (requests/s, Poisson; inf = all at once) or `concurrency` (closed loop)
     or a `trace` (bundled name or CSV path); `prompt`/`output`: a length or a distribution
     ("uniform:128:1024", "lognormal:mean=800,median=500", "trace:chat"); `n_requests`.
-    Fleet: `replicas` of `tp` x `pp` devices of `arch`; `scheduler` static | continuous |
-    chunked | disaggregated (prefill on `arch`, decode on `decode_arch` with decode_tp,
-    decode_pp, decode_replicas; KV over `kv_link_bw`, default the prefill arch's network).
+    Fleet: `replicas` of `tp` x `ep` x `pp` devices of `arch` (ep > 1: expert parallelism of
+    a MoE model, ep data-parallel attention groups of tp devices; max_batch and max_tokens are
+    then per group); `scheduler` static | continuous | chunked | disaggregated (prefill on
+    `arch`, decode on `decode_arch` with decode_tp, decode_ep, decode_pp, decode_replicas; KV
+    over `kv_link_bw`, default the prefill arch's network). `runtime` (eager | graphs | fused)
+    and `dequant` (fused | torch | ops per weight) as in nmc.analyze (docs/model.md).
+    `admission`: greedy (KV blocks for the prompt, preempt when the cache is full: vLLM) or
+    reserve (blocks for prompt + output at admission: TensorRT-LLM's no-evict policy).
     SLO for goodput: `slo_ttft` and `slo_tpot` (s). Cost: `price_per_hour` USD per device-hour
     (default: the preset's price_per_hour, 0 = unknown). Extra keywords override parameters of
     arch (and of decode_arch)."""
@@ -234,7 +242,9 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
     req = requests_ or requests(n_requests, rate=rate, concurrency=concurrency, prompt=prompt,
                                 output=output, trace=trace, think_s=think_time, seed=seed)
     common = dict(weights=weights, activations=activations, kv=kv, block_size=block_size,
-                  preemption=preemption, load_balancer=load_balancer, swap_bw=swap)
+                  preemption=preemption, admission=admission, load_balancer=load_balancer,
+                  swap_bw=swap,
+                  runtime=runtime, dequant=dequant)
     workload = dict(req.describe or {})
     if rate is not None:
         workload["rate"] = float(rate)          # for programs; "arrivals" says it in words
@@ -246,10 +256,11 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
         warnings.append(f"a request of {long} tokens exceeds {spec.name}'s "
                         f"max_position_embeddings ({spec.max_positions})")
     if scheduler != "disaggregated":
-        pool = _pool(spec, arch, "serve", arch_overrides, price_per_hour, tp=tp, pp=pp,
+        pool = _pool(spec, arch, "serve", arch_overrides, price_per_hour, tp=tp, pp=pp, ep=ep,
                      replicas=replicas, scheduler=scheduler, max_batch=max_batch,
                      max_tokens=max_tokens, mapping=mapping, **common)
         pool.check_fits(req.prompt, req.output)
+        warnings += pool.warnings
         r = pool.run(req.arrival, req.prompt, req.output, concurrency=req.concurrency,
                      think_s=req.think_s, seed=seed, series_points=series_points)
         return ServeReport(spec, {"serve": pool}, workload, r["arrival"], req.prompt,
@@ -261,15 +272,17 @@ def serve(model, arch, *, rate=None, n_requests: int | None = None, prompt=512, 
     if req.concurrency:
         raise ScenarioError("disaggregated serving takes an open-loop workload (rate or "
                             "trace), not a closed loop")
-    pre = _pool(spec, arch, "prefill", arch_overrides, price_per_hour, tp=tp, pp=pp,
+    pre = _pool(spec, arch, "prefill", arch_overrides, price_per_hour, tp=tp, pp=pp, ep=ep,
                 replicas=replicas, scheduler="continuous", max_batch=max_batch,
                 max_tokens=max_tokens, mapping=mapping, **common)
     dec = _pool(spec, decode_arch or arch, "decode", arch_overrides, decode_price_per_hour
                 if decode_arch is not None else (decode_price_per_hour or price_per_hour),
                 tp=decode_tp or tp, pp=decode_pp or pp,
+                ep=decode_ep or ep,
                 replicas=decode_replicas or replicas, scheduler="continuous",
                 max_batch=decode_max_batch or max_batch, max_tokens=max_tokens,
                 mapping=decode_mapping or mapping, **common)
+    warnings += [f"{p.role} pool: {w}" for p in (pre, dec) for w in p.warnings]
     ones = np.ones_like(req.output)
     pre.check_fits(req.prompt, ones)
     dec.check_fits(req.prompt, req.output)

@@ -1,12 +1,16 @@
 """A pool of identical replicas (one arch, one layout, one scheduler) as the flat vectors the
 event loop reads, and one run of the loop over a request stream.
 
-Layout inside a replica: tp tensor-parallel devices per stage and pp pipeline stages. A
-pipeline-parallel replica runs pp batches in flight (vLLM's virtual engines): it is simulated
-as pp engines, each holding 1/pp of the replica's KV blocks, whose iteration takes a full pass
-over all layers (the sum of the stage times) plus the activation hand-offs between stages. EP
-(expert parallelism) is not expressed by the inference operator table: MoE experts are split
-over the tp devices like dense MLPs (docs/serving.md)."""
+Layout inside a replica: tp tensor-parallel devices, ep expert-parallel groups of them per
+stage, pp pipeline stages (tp x ep x pp devices). A pipeline-parallel replica runs pp batches
+in flight (vLLM's virtual engines): it is simulated as pp engines, each holding 1/pp of the
+replica's KV blocks, whose iteration takes a full pass over all layers (the sum of the stage
+times) plus the activation hand-offs between stages. Expert parallelism (MoE models, ep > 1) is
+data-parallel attention over ep groups of tp devices with the routed experts split over the
+groups (docs/model.md): an engine's batch is spread evenly over its ep groups, each iteration
+is priced as one group's pass over 1/ep of the batch (engine.serve.price_batch, with the
+dispatch/combine all-to-alls), `max_batch` and `max_tokens` are per group, and the KV blocks of
+the ep groups are pooled (docs/serving.md, "Layouts")."""
 from __future__ import annotations
 
 import math
@@ -31,6 +35,7 @@ from ..workload.scenario import DTYPES, Scenario
 SCHEDULERS = tuple(L.SCHED_NAMES)                      # static, continuous, chunked
 LOAD_BALANCERS = tuple(L.LB_NAMES)                     # round-robin, least-loaded, random
 PREEMPTIONS = tuple(L.PREEMPT_NAMES)                   # recompute, swap
+ADMISSIONS = tuple(L.ADMIT_NAMES)                      # greedy, reserve
 DEFAULT_MAX_TOKENS = {"static": 16384, "continuous": 8192, "chunked": 2048}
 
 
@@ -54,16 +59,20 @@ class Pool:
     tp: int = 1
     pp: int = 1
     replicas: int = 1
+    ep: int = 1
     scheduler: str = "continuous"
     max_batch: int = 256
     max_tokens: int | None = None
     block_size: int = 16
     preemption: str = "recompute"
+    admission: str = "greedy"
     load_balancer: str = "least-loaded"
     weights: str = "bf16"
     activations: str = "bf16"
     kv: str = "bf16"
     mapping: str = "auto"
+    runtime: str = "graphs"
+    dequant: str | float = "fused"
     swap_bw: float = 25e9
     role: str = "serve"             # serve | prefill | decode
     price_per_hour: float = 0.0     # per device; 0 = unknown
@@ -73,10 +82,12 @@ class Pool:
         self.tp = _int(self.tp, "tp")
         self.pp = _int(self.pp, "pp")
         self.replicas = _int(self.replicas, "replicas")
+        self.ep = _int(self.ep, "ep")
         self.max_batch = _int(self.max_batch, "max_batch")
         self.block_size = _int(self.block_size, "block_size")
         _choice(self.scheduler, SCHEDULERS, "scheduler")
         _choice(self.preemption, PREEMPTIONS, "preemption")
+        _choice(self.admission, ADMISSIONS, "admission")
         _choice(self.load_balancer, LOAD_BALANCERS, "load_balancer")
         if self.max_tokens is None:
             self.max_tokens = DEFAULT_MAX_TOKENS[self.scheduler]
@@ -84,9 +95,23 @@ class Pool:
         if self.pp > self.spec.n_layers:
             raise ScenarioError(f"pp={self.pp} exceeds the {self.spec.n_layers} layers of "
                                 f"{self.spec.name}")
-        self.scenario = Scenario(phase="decode", tp=self.tp, weights=self.weights,
-                                 activations=self.activations, kv=self.kv, mapping=self.mapping)
-        check_scenario(self.spec, self.arch, self.scenario)
+        # batch = ep: one sequence per data-parallel group (check_scenario warns otherwise)
+        self.scenario = Scenario(phase="decode", batch=self.ep, tp=self.tp, ep=self.ep,
+                                 weights=self.weights, activations=self.activations, kv=self.kv,
+                                 mapping=self.mapping, runtime=self.runtime,
+                                 dequant=self.dequant)
+        # keep what says where the collectives run (multi-node tp x ep); the rest (sequence
+        # length of the placeholder scenario) does not apply to a pool
+        self.warnings += [w for w in check_scenario(self.spec, self.arch, self.scenario)
+                          if "nodes" in w]
+        if self.ep > 1 and self.arch["aimc_tiles"] > 0:
+            raise ScenarioError(f"ep={self.ep}: expert parallelism is not modelled on AIMC "
+                                f"systems ({self.arch.name})")
+        per_replica = self.tp * self.ep * self.pp
+        if per_replica > self.arch["devices_per_node"] and self.arch["net_bw"] <= 0:
+            raise ScenarioError(f"tp x ep x pp = {per_replica} devices exceed devices_per_node="
+                                f"{int(self.arch['devices_per_node'])} of {self.arch.name} and "
+                                f"it has no scale-out network (net_bw = 0)")
         if self.swap_bw <= 0:
             raise ScenarioError(f"swap_bw must be > 0, got {self.swap_bw}")
         self.m = model_vector(self.spec)
@@ -99,12 +124,15 @@ class Pool:
         a, sv = self.arch, self.s
         wdt, adt, kvdt = sv[L.S_WDT], sv[L.S_ADT], sv[L.S_KVDT]
         cap = a["mem_capacity"] * a["mem_usable"]
-        w, kv1, _ = footprint(self.m, 1.0, 1.0, 1.0, float(self.tp), wdt, adt, kvdt)
+        ep = float(self.ep)
+        # weights per device: non-expert parameters / tp, routed experts / (tp x ep)
+        w, kv1, _ = footprint(self.m, ep, 1.0, 1.0, float(self.tp), wdt, adt, kvdt, ep)
         w /= self.pp
         kv1 /= self.pp                                  # one token's KV on one device
-        _, _, act = footprint(self.m, float(self.max_batch), 0.0,
+        # activations of one group's pass: max_batch sequences, max_tokens tokens
+        _, _, act = footprint(self.m, float(self.max_batch) * ep, 0.0,
                               self.max_tokens / self.max_batch,
-                              float(self.tp), wdt, adt, kvdt)
+                              float(self.tp), wdt, adt, kvdt, ep)
         # p_static, plus the PIM units' static power on a PIM system (engine.pim.static_power)
         self.static_power_w = self.devices * float(static_power(self.a))
         if a["aimc_tiles"] > 0:
@@ -127,13 +155,15 @@ class Pool:
         if avail <= 0:
             raise ScenarioError(
                 ("" if self.role == "serve" else f"{self.role} pool: ")
-                + f"{self.spec.name} does not fit on {a.name} with tp={self.tp}, pp={self.pp}: "
+                + f"{self.spec.name} does not fit on {a.name} with tp={self.tp}, pp={self.pp}"
+                + (f", ep={self.ep}" if self.ep > 1 else "") + ": "
                 f"weights {w / 1e9:.1f} GB + activations {act / 1e9:.2f} GB per device exceed "
                 f"the usable {cap / 1e9:.1f} GB (raise tp or pp, or lower max_tokens)")
-        tokens = avail / kv1
-        self.kv_blocks_replica = int(tokens // self.block_size)
-        self.kv_blocks = self.kv_blocks_replica // self.pp
-        if self.kv_blocks < 1:
+        tokens = avail / kv1                            # per data-parallel group of tp devices
+        self.kv_blocks_group = int(tokens // self.block_size) // self.pp
+        self.kv_blocks_replica = int(tokens // self.block_size) * self.ep
+        self.kv_blocks = self.kv_blocks_group * self.ep  # one engine: its ep groups pooled
+        if self.kv_blocks_group < 1:
             raise ScenarioError(f"no KV-cache block fits on {a.name} next to the weights of "
                                 f"{self.spec.name} (tp={self.tp}, pp={self.pp})")
 
@@ -143,19 +173,25 @@ class Pool:
         return self.kv_blocks * self.block_size
 
     @property
+    def devices_per_replica(self) -> int:
+        return self.tp * self.ep * self.pp
+
+    @property
     def devices(self) -> int:
-        return self.tp * self.pp * self.replicas
+        return self.devices_per_replica * self.replicas
 
     @property
     def engines(self) -> int:
         return self.replicas * self.pp
 
     def layout(self) -> dict:
-        d = {"arch": self.arch.name, "tp": self.tp, "pp": self.pp, "replicas": self.replicas,
-             "devices": self.devices, "scheduler": self.scheduler, "max_batch": self.max_batch,
+        d = {"arch": self.arch.name, "tp": self.tp, "ep": self.ep, "pp": self.pp,
+             "replicas": self.replicas, "devices": self.devices, "scheduler": self.scheduler,
+             "runtime": self.runtime, "dequant": self.dequant, "max_batch": self.max_batch,
              "max_tokens": self.max_tokens, "block_size": self.block_size,
              "kv_blocks_per_engine": self.kv_blocks, "kv_tokens_per_engine": self.kv_tokens,
-             "preemption": self.preemption, "load_balancer": self.load_balancer}
+             "preemption": self.preemption, "admission": self.admission,
+             "load_balancer": self.load_balancer}
         if self.role != "serve":
             d["role"] = self.role
         return d
@@ -166,23 +202,25 @@ class Pool:
         a = self.arch
         cfg = np.zeros(L.N_SV)
         cfg[L.SV_SCHED] = SCHEDULERS.index(self.scheduler)
-        cfg[L.SV_MAX_BATCH] = self.max_batch
-        cfg[L.SV_MAX_TOKENS] = self.max_tokens
+        cfg[L.SV_MAX_BATCH] = self.max_batch * self.ep     # per group x groups
+        cfg[L.SV_MAX_TOKENS] = self.max_tokens * self.ep
         cfg[L.SV_BLOCK] = self.block_size
         cfg[L.SV_BLOCKS] = self.kv_blocks
         cfg[L.SV_ENGINES] = self.engines
         cfg[L.SV_LB] = LOAD_BALANCERS.index(self.load_balancer)
         cfg[L.SV_PREEMPT] = PREEMPTIONS.index(self.preemption)
+        cfg[L.SV_ADMIT] = ADMISSIONS.index(self.admission)
         cfg[L.SV_SWAP_S] = self.kv_token_bytes / self.swap_bw
         cfg[L.SV_CONCURRENCY] = concurrency
         cfg[L.SV_THINK] = think_s
         cfg[L.SV_PP] = self.pp
         if self.pp > 1:
             # activations of one token (d x activation bytes, on each of the tp devices)
-            # cross each stage boundary: scale-up link inside a node, else the network
+            # cross each stage boundary: scale-up link inside a node, else the network; the ep
+            # groups hand off their 1/ep of the tokens in parallel
             ab = DTYPES[self.activations][1]
             per_tok = self.spec.d_model * ab
-            inside = self.tp * self.pp <= a["devices_per_node"]
+            inside = self.devices_per_replica <= a["devices_per_node"]
             bw = a["link_bw"] if inside else a["net_bw"]
             lat = a["link_latency"] if inside else a["net_latency"]
             if bw <= 0:
@@ -190,7 +228,7 @@ class Pool:
             if bw <= 0:
                 raise ScenarioError(f"pp={self.pp} needs a link between devices but {a.name} "
                                     f"has link_bw = net_bw = 0")
-            cfg[L.SV_P2P_S] = per_tok / (bw * a["eff_link"])
+            cfg[L.SV_P2P_S] = per_tok / (bw * a["eff_link"]) / self.ep
             cfg[L.SV_P2P_LAT] = lat
             cfg[L.SV_P2P_E] = per_tok * self.tp * a["e_link"]
         cfg[L.SV_SEED] = seed
@@ -198,19 +236,23 @@ class Pool:
         return cfg
 
     def check_fits(self, prompt: np.ndarray, output: np.ndarray) -> None:
-        """Every request's KV (prompt + output tokens) must fit one engine's blocks."""
+        """Every request's KV (prompt + output tokens) must fit one engine's blocks (with ep:
+        one data-parallel group's share of them)."""
         total = prompt.astype(np.int64) + output
         worst = int(np.argmax(total))
         if self.scheduler == "static":
             need = math.ceil(total[worst] / self.block_size)
         else:
             need = math.ceil(max(total[worst] - 1, 1) / self.block_size)
-        if need > self.kv_blocks:
+        if need > self.kv_blocks_group:
+            where = "one engine" if self.ep == 1 else "one data-parallel group"
             raise ScenarioError(
                 f"a request of {int(prompt[worst])} prompt + {int(output[worst])} output tokens "
-                f"needs {need} KV blocks of {self.block_size} tokens but one engine of "
-                f"{self.arch.name} (tp={self.tp}, pp={self.pp}) holds {self.kv_blocks} "
-                f"({self.kv_tokens} tokens); raise tp/pp or shorten the requests")
+                f"needs {need} KV blocks of {self.block_size} tokens but {where} of "
+                f"{self.arch.name} (tp={self.tp}, pp={self.pp}"
+                + (f", ep={self.ep}" if self.ep > 1 else "") + f") holds "
+                f"{self.kv_blocks_group} ({self.kv_blocks_group * self.block_size} tokens); "
+                f"raise tp/pp or shorten the requests")
 
     def run(self, arrival, prompt, output, kv0=None, t_first=None, concurrency=0, think_s=0.0,
             seed=0, series_points=2000) -> dict:

@@ -3,15 +3,16 @@ one unit (a replica, or a prefill + decode group) sustains under an SLO (p90 TTF
 by bisection; from it the fewest devices that meet the SLO at a target rate, the highest rate
 per device, and the cost-latency points of a Pareto chart across architectures.
 
-Method (docs/serving.md, "Capacity search"): the units of a fleet behind a random load
-balancer each see a Poisson stream of rate / units, so one unit is simulated at a time. Its
-requests are drawn once; a rate only rescales the unit-rate arrival gaps (common random
-numbers: the SLO test is then monotone in the rate but for a rare batching coincidence). The
-bracket is [r_sat / 64, r_sat] with r_sat the unit's saturation throughput (every request at
-time 0); `steps` bisection steps (arithmetic: light loads take the most iterations to
-simulate, so the bracket is halved from the top); the light-load end is checked on a fifth of
-the requests. Layouts run in parallel on threads (the event loop
-releases the GIL) or, given a dask.distributed Client, as Dask tasks."""
+Method (docs/serving.md, "Capacity search"): the units of a fleet behind a random load balancer
+each see a Poisson stream of rate / units, so one unit is simulated at a time. Its requests are
+drawn once; a rate only rescales the unit-rate arrival gaps (common random numbers: the SLO
+test is then monotone in the rate but for a rare batching coincidence). The bracket is
+[r_sat / 64, r_sat] with r_sat the unit's saturation throughput (every request at time 0), its top
+doubled (at most GROW times) while the SLO still holds there (an all-at-once run's rate
+underestimates a unit whose drain tail is long); `steps` bisection steps (arithmetic: light
+loads take the most iterations to simulate, so the bracket is halved from the top); the light-
+load end is checked on a fifth of the requests. Layouts run in parallel on threads (the event
+loop releases the GIL) or, given a dask.distributed Client, as Dask tasks."""
 from __future__ import annotations
 
 import itertools
@@ -31,17 +32,19 @@ from .api import serve
 
 DEFAULT_TPS = (1, 2, 4, 8)
 DEFAULT_PPS = (1, 2, 4)
+DEFAULT_EPS = (1, 2, 4, 8)                            # MoE models only (dense: 1)
 DEFAULT_SCHEDULERS = ("continuous", "chunked")
 DEFAULT_MAX_BATCH = (32, 64, 128, 256)
 DEFAULT_MAX_TOKENS = (2048, 8192)
 DEFAULT_RATIOS = ((1, 1), (1, 2), (1, 3), (2, 1))     # prefill : decode replicas
+GROW = 3                # doublings of the bracket's top when the SLO holds at saturation
 
 
 @dataclass(frozen=True)
 class Layout:
-    """One unit of a fleet: `replicas` x (tp x pp devices of arch) with a scheduler, or for
-    scheduler = disaggregated `replicas` prefill replicas on arch and `decode_replicas` decode
-    replicas of decode_tp x decode_pp devices on decode_arch."""
+    """One unit of a fleet: `replicas` x (tp x ep x pp devices of arch) with a scheduler, or
+    for scheduler = disaggregated `replicas` prefill replicas on arch and `decode_replicas`
+    decode replicas of decode_tp x decode_ep x decode_pp devices on decode_arch."""
     arch: str
     tp: int = 1
     pp: int = 1
@@ -53,39 +56,68 @@ class Layout:
     decode_tp: int = 0
     decode_pp: int = 1
     decode_replicas: int = 0
+    ep: int = 1
+    decode_ep: int = 1
 
     @property
     def devices(self) -> int:
-        d = self.tp * self.pp * self.replicas
+        d = self.tp * self.ep * self.pp * self.replicas
         if self.scheduler == "disaggregated":
-            d += self.decode_tp * self.decode_pp * self.decode_replicas
+            d += self.decode_tp * self.decode_ep * self.decode_pp * self.decode_replicas
         return d
 
     def label(self) -> str:
-        s = f"{self.arch} tp{self.tp}" + (f" pp{self.pp}" if self.pp > 1 else "")
+        s = (f"{self.arch} tp{self.tp}" + (f" ep{self.ep}" if self.ep > 1 else "")
+             + (f" pp{self.pp}" if self.pp > 1 else ""))
         if self.scheduler == "disaggregated":
             s = (f"{self.replicas}x[{s}] + {self.decode_replicas}x[{self.decode_arch} "
-                 f"tp{self.decode_tp}" + (f" pp{self.decode_pp}" if self.decode_pp > 1 else "")
-                 + "]")
+                 f"tp{self.decode_tp}" + (f" ep{self.decode_ep}" if self.decode_ep > 1 else "")
+                 + (f" pp{self.decode_pp}" if self.decode_pp > 1 else "") + "]")
             return s + f" disagg b{self.max_batch}"
         return s + f" {self.scheduler} b{self.max_batch} t{self.max_tokens}"
 
     def serve_kw(self) -> dict:
-        kw = dict(tp=self.tp, pp=self.pp, scheduler=self.scheduler, max_batch=self.max_batch,
-                  max_tokens=self.max_tokens, replicas=self.replicas)
+        kw = dict(tp=self.tp, pp=self.pp, ep=self.ep, scheduler=self.scheduler,
+                  max_batch=self.max_batch, max_tokens=self.max_tokens, replicas=self.replicas)
         if self.scheduler == "disaggregated":
             kw.update(decode_arch=self.decode_arch or self.arch, decode_tp=self.decode_tp,
-                      decode_pp=self.decode_pp, decode_replicas=self.decode_replicas)
+                      decode_pp=self.decode_pp, decode_ep=self.decode_ep,
+                      decode_replicas=self.decode_replicas)
         return kw
 
 
+def _eps(spec, a, tp, eps) -> list[int]:
+    """The expert-parallel degrees of `eps` that apply to tp devices of arch a: 1 for a dense
+    model; for a MoE model those dividing its experts, with a link or network between devices,
+    and within a node unless the arch has a scale-out network."""
+    if spec.n_experts <= 1:
+        return [1]
+    out = []
+    for e in eps:
+        if e == 1:
+            out.append(1)
+        elif (spec.n_experts % e == 0 and (a["link_bw"] > 0 or a["net_bw"] > 0)
+              and (tp * e <= a["devices_per_node"] or a["net_bw"] > 0)):
+            out.append(e)
+    return out
+
+
 def layouts(model, archs, *, tps=DEFAULT_TPS, pps=DEFAULT_PPS, schedulers=DEFAULT_SCHEDULERS,
-            max_batches=DEFAULT_MAX_BATCH, max_tokens=DEFAULT_MAX_TOKENS,
+            max_batches=DEFAULT_MAX_BATCH, max_tokens=DEFAULT_MAX_TOKENS, eps=None,
             disaggregated: bool = False, decode_archs=None, ratios=DEFAULT_RATIOS) -> list[Layout]:
-    """Candidate layouts: every arch x tp x pp x scheduler x max_batch x max_tokens with tp
-    dividing the heads and within a node, pp at most the layers; with disaggregated, also
-    prefill tp x decode (arch, tp) x replica ratio (max_batch 256, max_tokens 8192)."""
+    """Candidate layouts: every arch x tp x ep x pp x scheduler x max_batch x max_tokens with
+    tp dividing the heads and within a node, ep (MoE models only) dividing the experts (across
+    nodes only on an arch with a network), pp at most the layers; with disaggregated, also
+    prefill tp x decode (arch, tp, ep) x replica ratio (max_batch 256, max_tokens 8192).
+    eps: default DEFAULT_EPS for a MoE model."""
     spec = load_model(model)
+    if eps is None:
+        eps = DEFAULT_EPS
+    elif spec.n_experts <= 1 and max(eps) > 1:
+        raise ScenarioError(f"ep > 1 needs a mixture-of-experts model; {spec.name} is dense")
+    for e in eps:
+        if isinstance(e, bool) or not isinstance(e, int) or e < 1:
+            raise ScenarioError(f"ep must be integers >= 1, got {e!r}")
     if "disaggregated" in schedulers:
         disaggregated = True
         schedulers = [x for x in schedulers if x != "disaggregated"]
@@ -101,15 +133,18 @@ def layouts(model, archs, *, tps=DEFAULT_TPS, pps=DEFAULT_PPS, schedulers=DEFAUL
         for tp, pp, sch, mb, mt in itertools.product(ok_tp, pps, schedulers, max_batches,
                                                      max_tokens):
             if pp <= spec.n_layers:
-                out.append(Layout(a.name, tp, pp, sch, mb, mt))
+                for e in _eps(spec, a, tp, eps):
+                    out.append(Layout(a.name, tp, pp, sch, mb, mt, ep=e))
         if disaggregated:
             for darch in (decode_archs or [a.name]):
                 da = load_arch(darch)
                 d_tp = [t for t in tps if spec.n_heads % t == 0 and t <= da["devices_per_node"]
                         and (t == 1 or da["link_bw"] > 0)]
                 for tp, dtp, (npre, ndec) in itertools.product(ok_tp, d_tp, ratios):
-                    out.append(Layout(a.name, tp, 1, "disaggregated", 256, 8192, npre,
-                                      da.name, dtp, 1, ndec))
+                    for e, de in itertools.product(_eps(spec, a, tp, eps),
+                                                   _eps(spec, da, dtp, eps)):
+                        out.append(Layout(a.name, tp, 1, "disaggregated", 256, 8192, npre,
+                                          da.name, dtp, 1, ndec, ep=e, decode_ep=de))
     return out
 
 
@@ -163,10 +198,11 @@ def _meets(d, slo) -> bool:
 
 
 def evaluate_layout(model, layout: Layout, wl: Workload, slo, steps: int = 8,
-                    extra: dict | None = None) -> dict:
+                    extra: dict | None = None, grow: int = GROW) -> dict:
     """The highest rate one unit of `layout` sustains under slo = (p90 TTFT, p99 TPOT): a row
     with the layout, rate_per_unit (0 if even a light load misses the SLO), its latencies and
-    cost at that rate, and the number of simulations run."""
+    cost at that rate, and the number of simulations run. `grow`: doublings of the bracket's top
+    while the SLO holds at the all-at-once rate (module doc)."""
     extra = extra or {}
     row = {**asdict(layout), "label": layout.label(), "devices_per_unit": layout.devices}
     archs = {}
@@ -195,8 +231,19 @@ def evaluate_layout(model, layout: Layout, wl: Workload, slo, steps: int = 8,
     d_hi = _measure(model, layout, wl, r_sat, slo, extra, archs)
     sims += 1
     if _meets(d_hi, slo):
+        # the all-at-once run's rate underestimates the unit when its drain tail is long
+        # (heavy-tailed outputs): raise the top of the bracket until the SLO is missed
         a, best = r_sat, d_hi
-    else:
+        for _ in range(grow):
+            d = _measure(model, layout, wl, 2.0 * a, slo, extra, archs)
+            sims += 1
+            if not _meets(d, slo):
+                b = 2.0 * a
+                break
+            a, best = 2.0 * a, d
+        else:
+            b = a
+    if b > a:
         for _ in range(steps):
             mid = 0.5 * (a + b)
             d = _measure(model, layout, wl, mid, slo, extra, archs)

@@ -8,16 +8,19 @@ row's columns only (models/measurements/README.md), never by its source, unit or
 - load benchmarks (gpu-serving rows that state a `concurrency` or a `request_rate`) -> the
   serving simulator (nmc.serve through nmc.serving.rows): `concurrency` (closed loop),
   `request_rate` (Poisson; inf = all at once), `requests` (how many), `prompt`/`output` or a
-  bundled trace in `dataset`, `tp`, `pp`, `dp`, dtypes, and the scheduler from `framework`.
+  bundled trace in `dataset`, `tp`, `pp`, `ep`, `dp`, dtypes, `batch` (the server's maximum
+  batch), and scheduler, runtime mode and batch limits from `framework`
+  (nmc.serving.rows.FRAMEWORKS).
 
 A row the model cannot express is skipped with the reason (registry.Skip): no preset, no batch
-and no load, pipeline or expert parallelism on the fixed-batch path, a metric not predicted."""
+and no load, pipeline or expert parallelism on the fixed-batch path, a metric not predicted,
+a load benchmark whose lengths or parallel layout are not stated."""
 from __future__ import annotations
 
 from ..analysis.inference import analyze
 from ..errors import NmcError
 from ..serving.api import serve
-from ..serving.rows import measurement_kwargs, scheduler_of
+from ..serving.rows import measurement_kwargs
 from .registry import Skip, predictor
 
 # metrics of the fixed-batch path (phase generate/decode/prefill) and of the serving path
@@ -116,22 +119,24 @@ def predict_fixed_batch(row: dict, arch) -> float:
 
 
 def predict_serving(row: dict, arch) -> float:
-    """A load benchmark through the serving simulator (nmc.serving.rows). The scheduler comes
-    from the `runtime` or `framework` column (nmc.serving.rows.scheduler_of), never from notes;
-    `requests` sets how many requests the run serves."""
+    """A load benchmark through the serving simulator (nmc.serving.rows): scheduler, runtime
+    mode and batch limits from the `runtime` and `framework` columns (FRAMEWORKS), never from
+    notes; `requests` sets how many requests the run serves."""
     metric = row.get("metric")
     if metric not in SERVE_FIELDS and metric != "total_throughput_tokens_per_s":
         raise Skip(f"metric {metric!r} of a load benchmark is not predicted")
-    if (row.get("ep") or 1) > 1:
-        raise Skip(f"expert parallelism (ep = {row['ep']}) is not modelled by nmc.serve")
-    cols = {k: row.get(k) for k in row if k != "notes"}
+    layout = 1
+    for c in ("tp", "pp", "dp", "ep"):
+        if isinstance(row.get(c), str):
+            raise Skip(f"{c} = {row[c]!r} is not a number")
+        layout *= row.get(c) or 1
+    if row.get("devices") and layout != row["devices"]:
+        raise Skip(f"the parallel layout of the {row['devices']} devices is not stated "
+                   f"(tp x pp x dp x ep = {layout})")
+    cols = {k: row.get(k) for k in row if k not in ("notes", "source", "quote", "unit")}
     cols["arch"] = arch
     try:
         kw = measurement_kwargs(cols, n_requests=row.get("requests"))
-        kw["scheduler"] = scheduler_of({"runtime": row.get("runtime"),
-                                        "framework": row.get("framework")})
-        if kw["scheduler"] == "disaggregated":
-            kw["scheduler"] = "continuous"
         model, a = kw.pop("model"), kw.pop("arch")
         d = serve(model, a, **kw).to_dict()
     except NmcError as e:
@@ -144,5 +149,5 @@ def predict_serving(row: dict, arch) -> float:
     if metric in ("ttft_ms", "ms_per_token"):
         return v * 1e3
     if metric == "throughput_tokens_per_s_per_gpu":
-        return v / ((kw.get("tp") or 1) * (kw.get("pp") or 1) * (kw.get("replicas") or 1))
+        return v / d["devices"]
     return v

@@ -14,6 +14,14 @@ from .measurements import SPLITS
 from .registry import PREDICTORS, Skip
 
 
+# metric -> the class it is reported in (TTFT, TPOT, throughput: issue 14's three medians)
+METRIC_CLASS = {"ttft_ms": "TTFT", "ttft_s": "TTFT", "ms_per_token": "TPOT", "tpot_ms": "TPOT",
+                "throughput_tokens_per_s": "throughput",
+                "throughput_tokens_per_s_per_gpu": "throughput",
+                "total_throughput_tokens_per_s": "throughput", "requests_per_s": "throughput"}
+BREAKDOWN_GROUPS = ("gpu-serving",)
+
+
 # ---- running the validation -------------------------------------------------------------------
 def run(rows=None, split: str = "all", groups=None) -> dict:
     """Predict rows; returns {"rows": [...], "groups": {...}, "skipped": [...]}."""
@@ -41,7 +49,10 @@ def run(rows=None, split: str = "all", groups=None) -> dict:
             continue
         meas = row["value"]
         done.append({"id": row["id"], "group": row["group"], "arch": row.get("arch"),
-                     "model": row.get("model"), "metric": row["metric"], "split": row["split"],
+                     "model": row.get("model"), "metric": row["metric"],
+                     "metric_class": METRIC_CLASS.get(row["metric"], row["metric"]),
+                     "load": gpu.is_load_benchmark(row) if row["group"].startswith("gpu-")
+                     else False, "split": row["split"],
                      "kind": row["kind"], "batch": row.get("batch"), "measured": meas,
                      "predicted": pred, "ratio": pred / meas,
                      "ape": abs(pred - meas) / meas, "source": row["source"]})
@@ -54,8 +65,25 @@ def by_split(res: dict, splits=SPLITS) -> dict:
     out = {}
     for s in splits:
         rows = [r for r in res["rows"] if r["split"] == s]
-        out[s] = {"groups": summarize(rows), "rows": rows,
+        out[s] = {"groups": summarize(rows), "rows": rows, "serving": breakdown(rows),
                   "skipped": [k for k in res["skipped"] if k.get("split") == s]}
+    return out
+
+
+def breakdown(done: list[dict], groups=BREAKDOWN_GROUPS) -> dict:
+    """The serving rows by metric class (TTFT, TPOT, throughput), all predicted rows of the
+    class and the load benchmarks among them (predicted by nmc.serve): {"<group> <class>":
+    summary, "<group> <class>, load benchmarks": summary} for every class with rows."""
+    out = {}
+    for g in groups:
+        for cls in ("TTFT", "TPOT", "throughput"):
+            rs = [r for r in done if r["group"] == g and r.get("metric_class") == cls]
+            if rs:
+                out[f"{g} {cls}"] = summarize([dict(r, group="x") for r in rs])["x"]
+            ld = [r for r in rs if r.get("load")]
+            if ld and len(ld) != len(rs):
+                out[f"{g} {cls}, load benchmarks"] = summarize(
+                    [dict(r, group="x") for r in ld])["x"]
     return out
 
 
