@@ -165,7 +165,7 @@ def _run(m, s, a):
     ops = np.empty((N_SLOTS, N_OF))
     terms = np.empty((N_SLOTS, N_TERMS))
     res = np.empty(N_RESULTS)
-    engine.evaluate_point(m, s, a, ops, terms, res)
+    engine.point_entry(a)(m, s, a, ops, terms, res)     # compiles only a's family
     return res, ops, terms
 
 

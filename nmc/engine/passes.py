@@ -183,15 +183,16 @@ def add_row(acc, n, tc, tm, tl, tx, energy, flops, dram):
 
 
 @njit(cache=True)
-def cost_rows(ops, a, s, terms, acc, on_host):
+def cost_rows(ops, a, s, terms, acc, on_host, pim=True, aimc=True):
     """Cost every row of ops (any number of rows) one by one and add it into acc with add_row;
     return the pass time. on_host: every row on the host roofline (gpu.gpu_cost; training);
     else on the engine the mapping picks (PIM and AIMC systems, planned per pass by
-    mapping.plan_engines, which reads the standard N_SLOTS operator table)."""
+    mapping.plan_engines, which reads the standard N_SLOTS operator table). pim, aimc: None
+    leaves that engine out of the compiled code (mapping.py)."""
     total = 0.0
     t_pim = 0.0
     if not on_host:
-        plan_engines(ops, a, s, terms)
+        plan_engines(ops, a, s, terms, pim)
     for i in range(ops.shape[0]):
         n = ops[i, O_COUNT]
         if n == 0.0:
@@ -202,7 +203,7 @@ def cost_rows(ops, a, s, terms, acc, on_host):
             gpu_cost(ops, i, a, s[S_TP], s[S_RUNTIME], terms)
             terms[i, T_ENGINE] = ENGINE_HOST
         else:
-            map_and_cost(ops, i, a, s, terms)
+            map_and_cost(ops, i, a, s, terms, pim, aimc)
         tc = terms[i, T_COMPUTE]
         tm = terms[i, T_MEM]
         tl = terms[i, T_LAT]
@@ -221,22 +222,27 @@ def cost_rows(ops, a, s, terms, acc, on_host):
 
 
 @njit(cache=True, inline="always")
-def cost_pass(ops, a, s, terms, acc, prep, px, reprep, keep_terms):
+def cost_pass(ops, a, s, terms, acc, prep, px, reprep, keep_terms, host, pim, aimc):
     """Cost one pass, add totals into acc, return its time. Host-only arches: prepare_host (when
     reprep) then cost_host; PIM and AIMC systems: cost_rows. Reads ops only: the sweep reuses one
-    operator table (and one prep) across architecture points."""
-    if is_host_only(a):
-        if reprep:
-            prepare_host(ops, a, s[S_TP], prep, px)
-        return cost_host(prep, px, a, s, terms, acc, keep_terms)
-    return cost_rows(ops, a, s, terms, acc, False)
+    operator table (and one prep) across architecture points. host, pim, aimc: the engines
+    compiled in, True or None (mapping.py): with all three the arch vector chooses at run time;
+    with the host alone only the host path is compiled, without it only cost_rows."""
+    if host is None:                    # PIM or AIMC engines only
+        return cost_rows(ops, a, s, terms, acc, False, pim, aimc)
+    if pim is not None or aimc is not None:     # (the host engine alone: no cost_rows)
+        if not is_host_only(a):
+            return cost_rows(ops, a, s, terms, acc, False, pim, aimc)
+    if reprep:                          # one call site of each inlined function: numba copies
+        prepare_host(ops, a, s[S_TP], prep, px)     # its IR per site (compile time)
+    return cost_host(prep, px, a, s, terms, acc, keep_terms)
 
 
 @njit(cache=True)
 def cost_ops(ops, a, s, terms, acc):
     """cost_pass with fresh scratch, every per-operator term written (kernel API, aimc_train)."""
     return cost_pass(ops, a, s, terms, acc, np.empty((N_PREP, ops.shape[0])), np.empty(N_PX),
-                     True, True)
+                     True, True, True, True, True)
 
 
 @njit(cache=True)
