@@ -188,25 +188,39 @@ def walk_range(m, s, a, ax_target, ax_index, ax_dim, ax_values, dim_sizes, moves
             idx[k] = 0
 
 
+# point_into compiled as a function of its own (not inlined) for the per-point entries below:
+# inlining copies its IR into the caller, which costs ~2 s of a cold start; the sweep kernel
+# inlines it (walk_range: a call per point would cost ~10% of the sweep speed). Same Python
+# function, same arithmetic: only the call boundary differs.
+point_into_call = njit(cache=True)(point_into.py_func)
+
+
 @njit(cache=True, inline="always")
 def _point(m, s, a, ops, terms, res, host, pim, aimc):
-    none = np.empty(0, dtype=np.int64)
-    flags = np.empty(0, dtype=np.bool_)
-    zero = none.shape[0]        # run-time values: literal arguments would compile walk_range
-    walk_range(m, s, a, none, none, none, np.empty((0, 1)), none, flags, flags, zero, zero,
-               zero + 1, res.reshape((res.shape[0], 1)).T, zero == 0, ops, terms, host, pim,
-               aimc)   # again;
-    # res as a [1, N_RESULTS] column-major array: the layout sweeps use (sweep.result_buffer),
-    # so walk_range is compiled once per set of engines (all: shared with evaluate_grid)
+    """point_into for one point: fresh scratch, every per-operator term kept."""
+    acc = np.empty(N_ACC)
+    prep = np.empty((N_PREP, N_SLOTS))
+    px = np.empty(N_PX)
+    keep = ops.shape[0] >= 0           # run-time True: a literal would add a compiled variant
+    point_into_call(m, s, a, ops, terms, res.reshape((res.shape[0], 1)).T, 0, acc, prep, px,
+                    keep, keep, keep, host, pim, aimc)
+    # res as a [1, N_RESULTS] column-major array: the layout sweeps use (sweep.result_buffer)
 
 
 @njit(cache=True)
 def evaluate_point(m, s, a, ops, terms, res):
     """Evaluate one (model, scenario, arch) point into res[N_RESULTS]. ops/terms are scratch
     (after return they hold the last pass evaluated, every per-operator term filled). Compiles
-    every family's engines (the sweep kernel's walk_range); point_entry(a) gives an entry that
-    compiles only a's family, with the same results bit for bit."""
-    _point(m, s, a, ops, terms, res, True, True, True)
+    every family's engines, through the sweep kernel's walk_range (compiled once for both);
+    point_entry(a) gives an entry that compiles only a's family, with the same results bit for
+    bit."""
+    none = np.empty(0, dtype=np.int64)
+    flags = np.empty(0, dtype=np.bool_)
+    zero = none.shape[0]        # run-time values: literal arguments would compile walk_range
+    walk_range(m, s, a, none, none, none, np.empty((0, 1)), none, flags, flags, zero, zero,
+               zero + 1, res.reshape((res.shape[0], 1)).T, zero == 0, ops, terms, True, True,
+               True)            # again; res as a [1, N_RESULTS] column-major array: the layout
+    # sweeps use (sweep.result_buffer), so walk_range is compiled once
 
 
 @njit(cache=True)

@@ -120,28 +120,36 @@ def cost_host(prep, px, a, s, terms, acc, keep_terms):
     acc[ACC_DRAM] += px[PX_DRAM]
     acc[ACC_TIME] += total
     if keep_terms:
-        for i in range(terms.shape[0]):
-            for k in range(N_TERMS):
-                terms[i, k] = 0.0
-        for j in range(int(px[PX_ACTIVE])):
-            t_coll = tp_allreduce_time(prep[P_BUF, j], tp, a) if prep[P_COMM, j] > 0 else 0.0
-            tc, tm, tl, tx, dram, sram, e = gpu_time(
-                px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
-                prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],
-                prep[P_KERN, j], prep[P_LINK, j], t_coll, prep[P_COMM, j], r)
-            i = int(prep[P_ROW, j])
-            terms[i, T_COMPUTE] = tc
-            terms[i, T_MEM] = tm
-            terms[i, T_LAT] = tl
-            terms[i, T_COMM] = tx
-            terms[i, T_TOTAL] = prep[P_N, j] * (max(tc, tm) + tl + tx)
-            terms[i, T_ENERGY] = e
-            terms[i, T_DRAM] = dram
-            terms[i, T_SRAM] = sram
-            terms[i, T_BOUND] = bound_code(tc, tm, tl, tx)
-            terms[i, T_ENGINE] = ENGINE_HOST
-            terms[i, T_PEAK] = matrix_peak(a, int(prep[P_CLS, j]))
+        host_terms(prep, px, a, tp, r, terms)
     return total
+
+
+@njit(cache=True)      # not inlined: sweeps never keep terms, and its IR copied into every
+def host_terms(prep, px, a, tp, r, terms):      # caller of cost_host cost ~0.5 s of cold start
+    """The per-operator terms of a host-only pass (the API's breakdown; cost_host with
+    keep_terms): gpu_time per active row from prepare_host's tables, rates r (gpu_rates) and
+    the per-class rates in px."""
+    for i in range(terms.shape[0]):
+        for k in range(N_TERMS):
+            terms[i, k] = 0.0
+    for j in range(int(px[PX_ACTIVE])):
+        t_coll = tp_allreduce_time(prep[P_BUF, j], tp, a) if prep[P_COMM, j] > 0 else 0.0
+        tc, tm, tl, tx, dram, sram, e = gpu_time(
+            px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
+            prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],
+            prep[P_KERN, j], prep[P_LINK, j], t_coll, prep[P_COMM, j], r)
+        i = int(prep[P_ROW, j])
+        terms[i, T_COMPUTE] = tc
+        terms[i, T_MEM] = tm
+        terms[i, T_LAT] = tl
+        terms[i, T_COMM] = tx
+        terms[i, T_TOTAL] = prep[P_N, j] * (max(tc, tm) + tl + tx)
+        terms[i, T_ENERGY] = e
+        terms[i, T_DRAM] = dram
+        terms[i, T_SRAM] = sram
+        terms[i, T_BOUND] = bound_code(tc, tm, tl, tx)
+        terms[i, T_ENGINE] = ENGINE_HOST
+        terms[i, T_PEAK] = matrix_peak(a, int(prep[P_CLS, j]))
 
 
 @njit(cache=True, inline="always")
