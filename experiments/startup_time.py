@@ -29,10 +29,17 @@ COMMANDS = (
 )
 
 
+def nmc_script() -> str:
+    """The `nmc` console script of this interpreter's environment (what a user runs), else
+    `python -m nmc`'s equivalent through the same entry point."""
+    here = os.path.join(os.path.dirname(sys.executable), "nmc")
+    return here if os.path.exists(here) else (shutil.which("nmc") or "nmc")
+
+
 def run_once(argv: list[str], cache: str) -> tuple[float, float]:
     """(wall s, CPU s) of one fresh process running `nmc ...` with NMC_CACHE_DIR=cache."""
     env = dict(os.environ, NMC_CACHE_DIR=cache)
-    cmd = [sys.executable, "-m", "nmc"] + argv[1:] if argv[0] == "nmc" else argv
+    cmd = [nmc_script()] + argv[1:] if argv[0] == "nmc" else argv
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
