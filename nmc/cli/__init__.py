@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
 
 from .. import __version__
@@ -35,10 +36,18 @@ def fewer_collections() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     fewer_collections()
+    try:       # SIGTERM (kill, a scheduler's timeout) unwinds like Ctrl-C: finally blocks run
+        signal.signal(signal.SIGTERM, _interrupt)      # (a sweep's lock is removed)
+    except ValueError:                                  # not the main thread
+        pass
     try:
         return args.func(args) or 0
     except NmcError as e:
