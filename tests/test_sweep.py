@@ -342,7 +342,7 @@ def test_set_section_is_checked(tmp_path, toy_arch):
 
 
 def test_tp_must_divide_heads(toy_arch):
-    with pytest.raises(ScenarioError, match="tp=3 must divide the 32 attention heads"):
+    with pytest.raises(ScenarioError, match="tp=3 must divide the number of attention heads \\(32\\)"):
         nmc.sweep("llama-2-7b", toy_arch, {"tp": [1, 3]})
     with pytest.raises(ScenarioError, match="tp=16 exceeds devices_per_node=8"):
         nmc.sweep("llama-2-7b", toy_arch, {"tp": [1, 16]})

@@ -17,9 +17,17 @@ from . import aimc, explore, inference, pim, policy, report, serve, sweep, train
 COMMANDS = (inference, serve, train, sweep, validate, aimc, pim, policy, report, explore)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage mistakes as one line (`nmc analyze: error: ... (nmc analyze
+    --help)`), exit status 2, like every other user mistake."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nmc", description="Where LLM time goes on GPUs, near-memory "
-                                "compute and analog in-memory compute.")
+    p = Parser(prog="nmc", description="Where LLM time goes on GPUs, near-memory "
+               "compute and analog in-memory compute.")
     p.add_argument("--version", action="version", version=f"nmc {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
     for module in COMMANDS:

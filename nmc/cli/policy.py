@@ -10,7 +10,7 @@ from ..analysis.policy import best_design_under_cap
 from ..arch import export
 from ..errors import NmcError
 from ..report.tables import render
-from .common import add_model_args, emit, model_spec
+from .common import add_model_args, add_wide, emit, floats, model_spec, names
 
 CLASS_COLS = ["arch", "tpp", "tpp_precision", "die_area_mm2", "performance_density", "class"]
 DESIGN_COLS = ["compute_fraction", "n_cores", "peak_bf16_tflops", "mem_bw_tb_s", "pim_multiplier",
@@ -21,18 +21,20 @@ def cmd_policy(args) -> int:
     if not args.arch and args.cap is None:
         raise NmcError("nmc policy needs --arch a,b (metrics table) or --cap TPP --model M "
                        "(best design under the cap)")
+    if args.die_area is not None and not args.die_area > 0:
+        raise NmcError(f"--die-area must be > 0 (mm2), got {args.die_area:g}")
     if args.arch:
-        rows = [export.classify(a) for a in args.arch.split(",") if a]
+        rows = [export.classify(a) for a in names(args.arch, "arch")]
         for r in rows:
             r["rule"] = "3A090 (88 FR 73458)"
-        emit(rows, args.format, CLASS_COLS)
+        emit(rows, args.format, CLASS_COLS, wide=args.wide)
         if args.format == "text":
             print("\nthresholds: " + "; ".join(f"{k}: {v}" for k, v in export.THRESHOLDS.items()))
             print("source: " + export.SOURCE)
     if args.cap is not None:
         if not args.model:
             raise NmcError("--cap needs --model (the model whose decode tokens/s is maximised)")
-        pim = [float(x) for x in args.pim.split(",")]
+        pim = floats(args.pim, "pim")
         r = best_design_under_cap(model_spec(args, args.model), args.cap, pd_cap=args.pd_cap, arch=args.base,
                                          pim=pim, cores=args.cores.split(","),
                                          batch=args.batch, context=args.context,
@@ -41,7 +43,7 @@ def cmd_policy(args) -> int:
                                          die_area=args.die_area,
                                          pim_counts=not args.pim_exempt)
         if args.format != "text":
-            emit(r["rows"], args.format, DESIGN_COLS)
+            emit(r["rows"], args.format, DESIGN_COLS, wide=args.wide)
             return 0
         if args.arch:
             print()
@@ -52,7 +54,7 @@ def cmd_policy(args) -> int:
               + (", PIM TOPS counted in TPP" if a["pim_counts_in_tpp"] else ", PIM TOPS exempt")
               + (f", TTFT <= {r['ttft_max']:g} s ({a['prompt']}-token prompt)" if r["ttft_max"] else ""))
         print(f"{r['n_feasible']} of {r['n_points']} designs under the cap\n")
-        print(render(r["rows"], DESIGN_COLS))
+        print(render(r["rows"], DESIGN_COLS, wide=args.wide))
         if r["best"] and r["reference"]:
             b, ref = r["best"], r["reference"]
             print(f"\nbest: {b['tokens_per_s']:.4g} tokens/s = {b['tokens_per_s'] / ref['tokens_per_s']:.2f}x "
@@ -88,5 +90,6 @@ def register(sub) -> None:
     q.add_argument("--weights", default="bf16")
     q.add_argument("--top", type=int, default=10)
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(q)
     q.set_defaults(func=cmd_policy)
 

@@ -3,10 +3,12 @@ bisection search and the speed benchmark."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
 from ..errors import NmcError
+from ..paths import output_file
 from .common import add_scenario_args, ints, key_values, model_spec, scenario_kw
 
 
@@ -92,6 +94,7 @@ def cmd_plot(args) -> int:
         kind = "heatmap" if args.y and args.y in t.params else (
             "pareto" if args.y else "line")
     out = args.output or f"{args.results.rstrip('/')}/{kind}.png"
+    out = str(output_file(out, f"{kind}.png"))
     w = key_values(args.where, "--where", "context=2048")
     if kind == "heatmap":
         if not (args.x and args.y and args.metric):
@@ -115,6 +118,8 @@ def cmd_search(args) -> int:
     batch = ints(args.batch, "batch")
     if len(batch) != 1:
         raise NmcError("search takes one --batch")
+    if not math.isfinite(args.target):
+        raise NmcError(f"--target must be a finite number, got {args.target}")
     kw = scenario_kw(args, batch[0])           # scenario fields + --set overrides
     fields = set(Scenario.__dataclass_fields__)
     scen = {k: v for k, v in kw.items() if k in fields}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import NmcError
 from ..report.tables import render, to_csv, to_json
-from .common import add_model_args, ints, model_spec, names, overrides
+from .common import add_model_args, add_wide, ints, model_spec, names, overrides
 
 SEARCH_COLS = ["tp", "pp", "dp", "micro_batch", "n_micro", "recompute", "zero", "step_time_s",
                "tokens_per_s", "mfu", "hfu", "memory_gb", "bubble", "time_to_train_days"]
@@ -23,7 +23,7 @@ def _opt_ints(text, what):
 def cmd_train(args) -> int:
     from ..analysis.training import search, train
     tokens = _float(args.tokens, "tokens") if args.tokens is not None else None
-    over = overrides(args.set)
+    over = overrides(args.set, args)
     if args.search:
         rows = search(model_spec(args, args.model), args.arch, devices=args.devices, global_batch=args.global_batch,
                       seq=args.seq, tp=_opt_ints(args.tp, "tp"), pp=_opt_ints(args.pp, "pp"),
@@ -42,7 +42,7 @@ def cmd_train(args) -> int:
         else:
             print(f"fastest configurations that fit: {args.model} on {args.devices} x {args.arch}, "
                   f"global batch {args.global_batch} x {args.seq} tokens")
-            print(render(rows, cols))
+            print(render(rows, cols, wide=args.wide))
         return 0
     one = lambda text, what, d: d if text is None else _single(text, what)
     r = train(model_spec(args, args.model, announce=False), args.arch, devices=args.devices, tp=one(args.tp, "tp", 1),
@@ -151,5 +151,6 @@ def register(sub) -> None:
     q.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an architecture parameter, e.g. --set net_bw='25 GB/s'")
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(q)
     q.set_defaults(func=cmd_train)
 

@@ -4,16 +4,31 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import NmcError
+from ..paths import output_dir, output_file, write_error
 from ..report.tables import render, to_csv, to_json
 from ..validation import measurements
+from .common import add_wide
+
+
+SHOWN = 5          # rows not predicted listed without -v
 
 
 def cmd_validate(args) -> int:
     from ..plot.validation import validation_scatter
     from ..validation.runner import run
-    rows = measurements.load(args.data) if args.data else None
-    groups = [g.strip() for g in args.group.split(",")] if args.group else None
+    if args.out:
+        output_dir(args.out)
+    invalid: list[dict] = []
+    rows = measurements.load(args.data, invalid=invalid) if args.data else None
+    groups = [g.strip() for g in args.group.split(",") if g.strip()] if args.group else None
+    for g in groups or []:
+        if g not in measurements.GROUPS:
+            raise NmcError(f"--group: unknown group {g!r} (groups: "
+                           f"{', '.join(measurements.GROUPS)})")
     res = run(rows, split=args.split, groups=groups)
+    res["skipped"] = [{k: v for k, v in s.items() if k != "where"} for s in invalid] \
+        + res["skipped"]
     if args.format == "json":
         print(to_json({"groups": res["groups"], "skipped": res["skipped"]}))
     elif args.format == "markdown" and args.rows:
@@ -25,26 +40,35 @@ def cmd_validate(args) -> int:
                   "worst": f"{s['worst']['id']} ({s['worst']['ape']:.0%})"}
                  for g, s in res["groups"].items()]
         print(f"nmc validation ({args.split} rows)\n")
-        print(render(table))
-        print(f"\n{len(res['rows'])} rows predicted, {len(res['skipped'])} skipped")
+        print(render(table, wide=args.wide))
+        bad = sum(1 for s in res["skipped"] if s["reason"].startswith("invalid row"))
+        print(f"\n{len(res['rows'])} rows predicted, {len(res['skipped'])} not predicted"
+              + (f" ({bad} of them invalid rows)" if bad else ""))
         if args.rows:
             print()
-            print(_rows_table(res, markdown=args.format == "markdown"))
-        if args.verbose:
-            for s in res["skipped"]:
-                print(f"  skipped {s['id']} [{s['group']}]: {s['reason']}")
+            print(_rows_table(res, markdown=args.format == "markdown", wide=args.wide))
+        shown = res["skipped"] if args.verbose else res["skipped"][:SHOWN]
+        for s in shown:
+            print(f"  not predicted: {s['id']}" + (f" [{s['group']}]" if s["group"] else "")
+                  + f": {s['reason']}")
+        if len(shown) < len(res["skipped"]):
+            print(f"  ... and {len(res['skipped']) - len(shown)} more (-v lists every row)")
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "validation.csv").write_text(to_csv(res["rows"]))
-        (out / "skipped.csv").write_text(to_csv(res["skipped"], ["id", "group", "reason"]))
-        (out / "summary.json").write_text(to_json({"groups": res["groups"], "skipped": res["skipped"]}))
+        out = output_dir(args.out)
+        for name, text in (("validation.csv", to_csv(res["rows"])),
+                           ("skipped.csv", to_csv(res["skipped"], ["id", "group", "reason"])),
+                           ("summary.json", to_json({"groups": res["groups"],
+                                                     "skipped": res["skipped"]}))):
+            try:
+                (out / name).write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise write_error(out / name, e) from None
         paths = validation_scatter(res["rows"], out / "validation_scatter.png") if res["rows"] else []
         print("wrote " + ", ".join(str(p) for p in [out / "validation.csv", *paths]), file=sys.stderr)
     return 0
 
 
-def _rows_table(res: dict, markdown: bool) -> str:
+def _rows_table(res: dict, markdown: bool, wide: bool = False) -> str:
     """Every row: measured, predicted and the error, then the rows not predicted with why."""
     rows = [{"id": r["id"], "group": r["group"], "metric": r["metric"], "split": r["split"],
              "measured": r["measured"], "predicted": r["predicted"],
@@ -52,7 +76,7 @@ def _rows_table(res: dict, markdown: bool) -> str:
     rows += [{"id": s["id"], "group": s["group"], "metric": "", "split": "", "measured": None,
               "predicted": None, "error": f"not predicted: {s['reason']}"} for s in res["skipped"]]
     if not markdown:
-        return render(rows)
+        return render(rows, wide=wide)
     cols = ["id", "group", "metric", "split", "measured", "predicted", "error"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -64,6 +88,8 @@ def _rows_table(res: dict, markdown: bool) -> str:
 
 def cmd_calibrate(args) -> int:
     from ..validation.calibrate import calibrate, write_preset
+    if args.output:
+        args.output = str(output_file(args.output, "calibrated.toml"))
     rows = measurements.load([args.data])
     if args.split != "all":
         rows = [r for r in rows if r["split"] == args.split]
@@ -107,6 +133,7 @@ def register(sub) -> None:
     q.add_argument("--group", help="comma-separated groups to include")
     q.add_argument("--format", default="text", choices=["text", "json", "markdown"],
                    help="markdown: with --rows, the per-row table as Markdown (docs)")
+    add_wide(q)
     q.add_argument("--rows", action="store_true",
                    help="also list every row: measured, predicted, error (and why a row is skipped)")
     q.add_argument("-o", "--out", help="write validation.csv, skipped.csv, summary.json and the scatter plot here")

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..analysis.pim import pim_roof  # noqa: E402
+from .output import save_figure  # noqa: E402
 
 MARKERS = {"gemm": "o", "lm_head": "D", "attn_score": "^", "attn_context": "v", "softmax": "x",
            "norm": "s", "elementwise": "P", "embedding": "*", "comm": "h"}
@@ -163,7 +164,7 @@ def roofline_chart(reports: list, path, title: str | None = None) -> list[Path]:
     if title:
         fig.suptitle(title, y=1.02)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    return _save(fig, path)
+    return _save(fig, path, "roofline.png")
 
 
 def compare_chart(rows: list[dict], path, metric: str = "tokens_per_s",
@@ -189,16 +190,8 @@ def compare_chart(rows: list[dict], path, metric: str = "tokens_per_s",
         ax.grid(True, axis="y", alpha=0.3)
     axes.flat[0].legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, "compare.png")
 
 
-def _save(fig, path) -> list[Path]:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    outs = [p] if p.suffix in (".png", ".svg", ".pdf") else [p.with_suffix(".png")]
-    if outs[0].suffix == ".png":
-        outs.append(outs[0].with_suffix(".svg"))
-    for o in outs:
-        fig.savefig(o, dpi=140, bbox_inches="tight")
-    plt.close(fig)
-    return outs
+def _save(fig, path, default_name: str) -> list[Path]:
+    return save_figure(fig, path, default_name)

@@ -14,28 +14,32 @@ from matplotlib.patches import Patch
 
 from ..engine.layout import BOUND_NAMES
 from ..errors import ConfigError
+from .output import save_figure
 
 HATCHES = ("", "//", "..", "xx")
 LOWER_IS_BETTER = {"latency_s", "ttft_s", "tpot_s", "energy_j", "energy_per_token_j",
                    "memory_bytes", "t_compute_s", "t_memory_s", "t_latency_s", "t_comm_s"}
 
 
-def _save(fig, path) -> list[Path]:
-    p = Path(path)
-    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
-        p = p.with_suffix(".png")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    outs = [p] if p.suffix.lower() != ".png" else [p, p.with_suffix(".svg")]
-    for o in outs:
-        fig.savefig(o, dpi=140, bbox_inches="tight")
-    plt.close(fig)
-    return outs
+def _save(fig, path, default_name: str = "plot.png") -> list[Path]:
+    return save_figure(fig, path, default_name)
 
 
 def _need(table, *cols):
     for c in cols:
         if c and c not in table:
             raise ConfigError(f"no column {c!r} in the sweep; columns: {', '.join(table.keys())}")
+
+
+def _need_params(table, *names):
+    """Axes of a heatmap or line chart: swept parameters, each once."""
+    for n in names:
+        if n and n not in table.params:
+            raise ConfigError(f"{n!r} is not a swept parameter of this sweep (swept: "
+                              f"{', '.join(table.params)}); results go in --metric")
+    given = [n for n in names if n]
+    if len(set(given)) < len(given):
+        raise ConfigError(f"the same parameter on two axes ({', '.join(given)})")
 
 
 def select(table, keep: tuple[str, ...], where: dict | None = None):
@@ -52,9 +56,16 @@ def select(table, keep: tuple[str, ...], where: dict | None = None):
             w = where.pop(p)
             if col.dtype == object:
                 sel = col == str(w)
+                if not sel.any():
+                    raise ConfigError(f"--where {p}={w}: no such value in the sweep (values: "
+                                      f"{', '.join(dict.fromkeys(col))})")
             else:
                 vals = np.unique(table.columns[p])
-                v = float(w)
+                try:
+                    v = float(w)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"--where {p}={w}: not a number (values: "
+                                      f"{', '.join(f'{x:g}' for x in vals[:12])})") from None
                 sel = np.isclose(table.columns[p], vals[np.argmin(np.abs(vals - v))])
             if not sel.any():
                 raise ConfigError(f"--where {p}={w}: no such value in the sweep")
@@ -93,6 +104,7 @@ def heatmap(table, x: str, y: str, metric: str, path, where: dict | None = None,
             title: str | None = None) -> list[Path]:
     """metric over (x, y); hatching and outlines mark the dominant bound of each cell."""
     _need(table, x, y, metric)
+    _need_params(table, x, y)
     sub, fixed = select(table, (x, y), where)
     xv, xl = _axis_values(sub, x)
     yv, yl = _axis_values(sub, y)
@@ -134,13 +146,14 @@ def heatmap(table, x: str, y: str, metric: str, path, where: dict | None = None,
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(title or f"{metric}" + (f"  ({_fmt_fixed(fixed)})" if fixed else ""), fontsize=9)
-    return _save(fig, path)
+    return _save(fig, path, "heatmap.png")
 
 
 def line(table, x: str, metric: str, path, by: str | None = None, where: dict | None = None,
          title: str | None = None) -> list[Path]:
     """metric over x, one line per value of `by` (default: arch, else model, else none)."""
     _need(table, x, metric)
+    _need_params(table, x, by)
     if by is None:
         by = next((c for c in ("arch", "model") if c in table.params and c != x), None)
     _need(table, by)
@@ -168,7 +181,7 @@ def line(table, x: str, metric: str, path, by: str | None = None, where: dict | 
     if by:
         ax.legend(fontsize=8)
     ax.set_title(title or (_fmt_fixed(fixed) or metric), fontsize=9)
-    return _save(fig, path)
+    return _save(fig, path, "line.png")
 
 
 def pareto_mask(xv: np.ndarray, yv: np.ndarray, x_max: bool = True, y_max: bool = False) -> np.ndarray:
@@ -221,4 +234,4 @@ def pareto(table, x: str, y: str, path, where: dict | None = None, annotate: int
     ax.legend(fontsize=8)
     ax.set_title(title or f"Pareto front: {x} vs {y} ({int(m.sum())} of {int(fit.sum())} "
                           f"points that fit; {len(sub)} in all)", fontsize=9)
-    return _save(fig, path)
+    return _save(fig, path, "pareto.png")

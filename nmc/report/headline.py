@@ -17,6 +17,7 @@ import math
 import time
 from pathlib import Path
 
+from ..paths import output_dir, write_error
 from .studies import common, decode_crossover, device_edge, roofline_three_archs, walls
 
 STUDIES = {"roofline_three_archs": roofline_three_archs, "decode_crossover": decode_crossover,
@@ -42,8 +43,7 @@ def run_all(out: Path, quick: bool) -> dict:
     """Run the four studies into out/<name>/; returns {name: (headline dict, log lines, s)}."""
     res = {}
     for name, mod in STUDIES.items():
-        d = out / name
-        d.mkdir(parents=True, exist_ok=True)
+        d = output_dir(out / name)
         common.LOG.clear()
         t0 = time.perf_counter()
         # experiment 1 is the slow figure (8 roofline panels per model): llama-2-7b only
@@ -158,10 +158,12 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
 
 def write_report(out, quick: bool = False) -> Path:
     """Run the studies into out/ and write out/report.md; returns its path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     t0 = time.perf_counter()
     res = run_all(out, quick)
     p = out / "report.md"
-    p.write_text(markdown(res, out, quick, time.perf_counter() - t0))
+    try:
+        p.write_text(markdown(res, out, quick, time.perf_counter() - t0), encoding="utf-8")
+    except OSError as e:
+        raise write_error(p, e) from None
     return p

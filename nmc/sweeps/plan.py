@@ -151,10 +151,10 @@ def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = Non
     tps = [int(v) for v in gdict["tp"][0]] if "tp" in gdict else [sc.tp]
     for spec in models:
         for tp in tps:
-            if spec.n_heads % tp:
+            why = spec.tp_error(tp)
+            if why:
                 raise ScenarioError(f"{where('grid', 'tp') if 'tp' in gdict else where.path}: "
-                                    f"tp={tp} must divide the {spec.n_heads} attention heads "
-                                    f"of {spec.name}")
+                                    f"{why}")
     if max(tps) > 1:
         for a in archs:
             if a["link_bw"] <= 0 and "link_bw" not in gdict:
