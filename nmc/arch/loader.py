@@ -99,6 +99,8 @@ def is_integer_param(p) -> bool:
 
 
 def _check(p, v: float, where: str) -> float:
+    if v in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where} = {v:g}: must be a finite number")
     if v != v or (v <= p.lo if p.lo_open else v < p.lo) or v > p.hi:
         lo = f"> {p.lo:g}" if p.lo_open else f">= {p.lo:g}"
         raise ConfigError(f"{where} = {v:g} is out of range (allowed: {lo} and <= {p.hi:g})")

@@ -44,7 +44,7 @@ def cmd_sweep(args) -> int:
     if args.columns:
         spec["columns"] = sw.check_columns(args.columns, "--columns")
     check_grid_size(spec["model"], spec["arch"], spec["grid"], limits, cli=True)
-    plan = sw.plan_from_spec(spec)
+    plan = sw.plan_from_spec(spec, limits)
     n = plan.n_points
     cs = args.chunk_size or spec["chunk_size"] or sw.DEFAULT_CHUNK
     fmt = args.format or spec["format"] or ("parquet" if sw.store.have_pyarrow() else "csv")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .evaluate import _dask_chunk, chunk_columns, eval_range, result_buffer
-from .guard import Limits, check, check_grid_size, estimate
+from .guard import Limits, check, estimate
 from .plan import Plan, make_plan
 from .spec import check_precision
 from .store import (
@@ -269,8 +269,8 @@ def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk
     limits = Limits.of(max_points, max_memory, max_disk, max_hours)
     if grid is not None and not isinstance(grid, dict):
         raise ConfigError(f"grid must be a dict of parameter -> values, got {type(grid).__name__}")
-    check_grid_size(model, arch, grid, limits)
-    plan = make_plan(model, arch, grid, scenario, arch_set=arch_set, columns=columns)
+    plan = make_plan(model, arch, grid, scenario, arch_set=arch_set, columns=columns,
+                     limits=limits)
     import numba
     before = numba.get_num_threads()
     if threads:
