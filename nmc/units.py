@@ -79,7 +79,7 @@ def fmt(x: float, unit: str, digits: int = 3) -> str:
         return f"{x:g} {unit}"
     ax = abs(x)
     for p, f in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0),
-                 ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)):
+                 ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12)):
         if ax >= f * 0.9995:
             return f"{x / f:.{digits}g} {p}{unit}"
     return f"{x:.{digits}g} {unit}"

@@ -21,14 +21,19 @@ KIND_UNITS = {"flops": "FLOP/s", "bw": "B/s", "bytes": "B", "time": "s", "power"
               "fraction": "", "freq": "Hz", "energy": "J", "price": "USD/h"}
 
 
+def _g(x: float) -> str:
+    """1e+06 -> 1e6: a bound as a person writes it."""
+    return f"{x:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
 def param_rows() -> list[dict]:
     """Every architecture parameter (nmc.arch.schema): name, section, unit, default, range, doc;
     the values in SI numbers (raw for --format csv/json; the text table adds prefixes)."""
     from ..arch.loader import is_integer_param
     rows = []
     for p in PARAMS:
-        rng = (f"> {p.lo:g}" if p.lo_open else f">= {p.lo:g}") + (
-            "" if p.hi == float("inf") else f", <= {p.hi:g}")
+        rng = (f"> {_g(p.lo)}" if p.lo_open else f">= {_g(p.lo)}") + (
+            "" if p.hi == float("inf") else f", <= {_g(p.hi)}")
         if is_integer_param(p):
             rng += ", whole"
         rows.append({"name": p.name, "section": p.section, "unit": KIND_UNITS.get(p.kind, p.kind),
@@ -42,7 +47,7 @@ def cmd_list(args) -> int:
         if args.format == "text":
             shown = [dict(r, default="required" if r["default"] is None else
                           (units.fmt(r["default"], r["unit"]).strip() if r["unit"] and r["default"]
-                           else f"{r['default']:g}")) for r in rows]
+                           else _g(r["default"]))) for r in rows]
             emit(shown, args.format, wide=args.wide)
         else:
             emit(rows, args.format, wide=args.wide)
@@ -81,9 +86,11 @@ def cmd_analyze(args) -> int:
         return 0
     s = summary_row(r)
     sc = r.scenario
-    print(f"{r.model.name} on {r.arch.name}: {sc.phase}, batch {sc.batch}, prompt {sc.prompt}, "
-          f"context {sc.context}, generate {sc.generate}, tp {sc.tp}, weights {sc.weights}, "
-          f"activations {sc.activations}, kv {sc.kv}, mapping {sc.mapping}")
+    lengths = {"decode": f"context {sc.context}", "prefill": f"prompt {sc.prompt}",
+               "generate": f"prompt {sc.prompt}, generate {sc.generate}"}[sc.phase]
+    print(f"{r.model.name} on {r.arch.name}: {sc.phase}, batch {sc.batch}, {lengths}, tp {sc.tp}")
+    print(f"  weights {sc.weights}, activations {sc.activations}, kv {sc.kv}, runtime "
+          f"{sc.runtime}, mapping {sc.mapping}")
     print(f"  params {r.model.params() / 1e9:.2f} B (active {r.model.params(active=True) / 1e9:.2f} B)")
     print(f"  latency {s['latency_ms']:.4g} ms   tokens/s {s['tokens_per_s']:.4g}   "
           f"energy/token {s['energy_per_token_mj']:.4g} mJ")

@@ -245,7 +245,18 @@ def render(rows: list[dict], columns: list[str] | None = None, headers: dict | N
     widths = [max(len(heads[c]), *(len(t) for t in texts[c])) for c in columns]
     out = []
     if above:
-        out.append(", ".join(above))
+        if width and not wide:          # long values cut, the items wrapped to the width
+            above = [_ellipsize(a, max(width // 2, 20)) for a in above]
+            line = ""
+            for a in above:
+                if line and len(line) + 2 + len(a) > width:
+                    out.append(line + ",")
+                    line = a
+                else:
+                    line = f"{line}, {a}" if line else a
+            out.append(line)
+        else:
+            out.append(", ".join(above))
     head = "  ".join(heads[c].ljust(w) for c, w in zip(columns, widths)).rstrip()
     out.append(head)
     out.append("  ".join("-" * w for w in widths))
