@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..analysis.policy import best_design_under_cap
 from ..arch import export
 from ..errors import NmcError
-from ..report.tables import render
+from ..report.tables import render, wrap
 from .common import add_model_args, add_wide, emit, floats, model_spec, names
 
 CLASS_COLS = ["arch", "tpp", "tpp_precision", "die_area_mm2", "performance_density", "class"]
@@ -29,8 +29,9 @@ def cmd_policy(args) -> int:
             r["rule"] = "3A090 (88 FR 73458)"
         emit(rows, args.format, CLASS_COLS, wide=args.wide)
         if args.format == "text":
-            print("\nthresholds: " + "; ".join(f"{k}: {v}" for k, v in export.THRESHOLDS.items()))
-            print("source: " + export.SOURCE)
+            print("\n" + wrap("thresholds: " + "; ".join(f"{k}: {v}" for k, v in
+                                                        export.THRESHOLDS.items())))
+            print(wrap("source: " + export.SOURCE))
     if args.cap is not None:
         if not args.model:
             raise NmcError("--cap needs --model (the model whose decode tokens/s is maximised)")
@@ -48,11 +49,11 @@ def cmd_policy(args) -> int:
         if args.arch:
             print()
         a = r["assumptions"]
-        print(f"{r['model']} decode, batch {a['batch']}, context {a['context']}, tp {a['tp']}, "
+        print(wrap(f"{r['model']} decode, batch {a['batch']}, context {a['context']}, tp {a['tp']}, "
               f"designs derived from {r['arch']} (die {a['die_area_mm2']:g} mm2); cap TPP < "
               f"{r['tpp_cap']:g}" + (f", PD < {r['pd_cap']:g}" if r["pd_cap"] else "")
               + (", PIM TOPS counted in TPP" if a["pim_counts_in_tpp"] else ", PIM TOPS exempt")
-              + (f", TTFT <= {r['ttft_max']:g} s ({a['prompt']}-token prompt)" if r["ttft_max"] else ""))
+              + (f", TTFT <= {r['ttft_max']:g} s ({a['prompt']}-token prompt)" if r["ttft_max"] else "")))
         print(f"{r['n_feasible']} of {r['n_points']} designs under the cap\n")
         print(render(r["rows"], DESIGN_COLS, wide=args.wide))
         if r["best"] and r["reference"]:

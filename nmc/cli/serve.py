@@ -9,7 +9,7 @@ import sys
 import time
 
 from ..errors import NmcError
-from ..report.tables import render, to_csv
+from ..report.tables import render, to_csv, wrap
 from .common import add_wide, check_outputs, ints, names, overrides, write_text
 
 HEAD = [("ttft_p50_s", "TTFT p50"), ("ttft_p90_s", "TTFT p90"), ("ttft_p99_s", "TTFT p99"),
@@ -87,7 +87,7 @@ def format_report(d: dict) -> str:
     lines.append(f"  {d['iterations']} iterations, busy {100 * d['busy_fraction']:.0f} %")
     for wmsg in d["warnings"]:
         lines.append(f"  warning: {wmsg}")
-    return "\n".join(lines)
+    return "\n".join(wrap(ln) for ln in lines)
 
 
 def cmd_serve(args) -> int:

@@ -49,8 +49,9 @@ def cmd_validate(args) -> int:
             print(_rows_table(res, markdown=args.format == "markdown", wide=args.wide))
         shown = res["skipped"] if args.verbose else res["skipped"][:SHOWN]
         for s in shown:
-            print(f"  not predicted: {s['id']}" + (f" [{s['group']}]" if s["group"] else "")
-                  + f": {s['reason']}")
+            line = (f"  not predicted: {s['id']}" + (f" [{s['group']}]" if s["group"] else "")
+                    + f": {s['reason']}")
+            print(line if args.verbose or args.wide or len(line) <= 120 else line[:119] + "…")
         if len(shown) < len(res["skipped"]):
             print(f"  ... and {len(res['skipped']) - len(shown)} more (-v lists every row)")
     if args.out:

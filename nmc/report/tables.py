@@ -128,6 +128,14 @@ COLS: dict[str, Col] = {
     # training search
     "step_time_s": Col("step", "time"), "mfu": Col("MFU", "pct"), "hfu": Col("HFU", "pct"),
     "bubble": Col("bubble", "pct"), "time_to_train_days": Col("days"),
+    # AIMC training step (nmc aimc train)
+    "step_s": Col("step", "time"), "fwd_s": Col("fwd", "time", drop=3),
+    "bwd_s": Col("bwd", "time", drop=3), "wgrad_s": Col("wgrad", "time", drop=3),
+    "opt_s": Col("opt", "time", drop=3), "update_s": Col("update", "time"),
+    "update_share": Col("update%", "pct"), "J_per_token": Col("energy/token", "energy"),
+    "lifetime_steps": Col("lifetime", "count"), "chips_needed": Col("chips", "int"),
+    "tokens_per_s_per_device": Col("tokens/s/device"), "memory_gb_per_device": Col(
+        "mem/device", "bytes", 1e9),
 }
 
 
@@ -184,6 +192,14 @@ def cell(value, column: str) -> str:
     return _kind_text(value, COLS.get(column, Col(column)))
 
 
+def wrap(text: str, width: int = WIDTH) -> str:
+    """A line of prose wrapped to width, continuation lines indented two more spaces."""
+    import textwrap
+    lead = text[:len(text) - len(text.lstrip())]
+    return textwrap.fill(text.strip(), width, initial_indent=lead,
+                         subsequent_indent=lead + "  ", break_on_hyphens=False)
+
+
 def _ellipsize(text: str, width: int) -> str:
     return text if len(text) <= width else text[:max(width - 1, 1)] + "…"
 
@@ -217,24 +233,25 @@ def render(rows: list[dict], columns: list[str] | None = None, headers: dict | N
         return sum(max(len(heads[c]), *(len(t) for t in texts[c])) for c in columns) \
             + 2 * (len(columns) - 1)
 
-    if width and not wide:
-        # 1. cut long text cells (the widest text column first), down to 16 characters
-        for _ in range(200):
+    def cut_text(floor: int) -> None:
+        for _ in range(200):            # the widest text column first, down to `floor`
             over = total() - width
             if over <= 0:
-                break
+                return
             textual = [c for c in columns if all(not _numeric(t) for t in texts[c])]
             if not textual:
-                break
+                return
             c = max(textual, key=lambda k: max(len(t) for t in texts[k]))
             cur = max(len(t) for t in texts[c])
-            if cur <= 16:
-                break
-            new = max(16, cur - over)
+            if cur <= floor:
+                return
+            new = max(floor, cur - over)
             texts[c] = [_ellipsize(t, new) for t in texts[c]]
             heads[c] = _ellipsize(heads[c], new)
-        # 2. leave columns out, the readiest first
-        while total() > width:
+
+    if width and not wide:
+        cut_text(16)                    # 1. long text cells cut with "…"
+        while total() > width:          # 2. columns left out, the readiest first
             cands = [c for c in columns if COLS.get(c, Col(c)).drop > 0]
             if not cands:
                 break
@@ -242,6 +259,7 @@ def render(rows: list[dict], columns: list[str] | None = None, headers: dict | N
             c = [k for k in cands if COLS[k].drop == worst][-1]
             columns.remove(c)
             hidden.append(heads[c])
+        cut_text(8)                     # 3. text cut further
     widths = [max(len(heads[c]), *(len(t) for t in texts[c])) for c in columns]
     out = []
     if above:
