@@ -134,7 +134,11 @@ def cmd_compare(args) -> int:
         emit(rows, args.format, compare_columns(rows))
     if args.output:
         from ..plot import compare_chart
-        paths = compare_chart(rows, args.output)
+        from ..plot.labels import scenario_title
+        models = ", ".join(dict.fromkeys(r.model.name for r in reps))
+        batches = ", ".join(str(b) for b in dict.fromkeys(r.scenario.batch for r in reps))
+        paths = compare_chart(rows, args.output,
+                              scenario=scenario_title(reps[0].scenario, models, batches))
         print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
     return 0
 
