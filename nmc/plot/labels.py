@@ -7,7 +7,7 @@ import math
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..arch.schema import BY_NAME
-from ..report.tables import sig
+from ..units import sig
 
 # the unit of each parameter kind (nmc.arch.schema)
 KIND_UNITS = {"flops": "FLOP/s", "bw": "B/s", "bytes": "B", "time": "s", "power": "W",

@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 
 from ..engine.layout import BOUND_NAMES
 from ..errors import ConfigError
-from ..report.tables import eng
+from ..units import eng
 from .labels import PREFIXED, axis_label, eng_axis, unit_of
 from .output import save_figure
 
