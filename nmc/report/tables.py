@@ -14,6 +14,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from ..units import eng, fmt_bytes, pct, sig  # noqa: F401  (re-exported)
+
 WIDTH = 120
 
 
@@ -32,9 +34,6 @@ def fmt_num(x, digits=4) -> str:
             return f"{x:.{digits - 1}e}"
         return f"{x:.{digits}g}"
     return str(x)
-
-
-from ..units import eng, fmt_bytes, pct, sig  # noqa: E402,F401  (re-exported)
 
 
 # -- columns ----------------------------------------------------------------------------------
