@@ -7,12 +7,15 @@ host-only) as the PIM unit FLOP/s and the batch-reuse buffer change; the crossov
 moves with PIM compute while the GEMVs are compute-bound, and with the buffer once they are
 memory-bound. Writes results/pim_crossover/{pim_crossover.csv, pim_crossover.png}.
 
-    python experiments/pim_crossover.py [--out results/pim_crossover]
+    python experiments/pim_crossover.py [--quick] [--out results/pim_crossover] [--docs]
+
+--quick: five batch sizes and three PIM variants (seconds). Points whose model does not fit in
+memory are drawn hollow (their speed is what it would be if it did).
 """
 from __future__ import annotations
 
-import argparse
 import csv
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -20,8 +23,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from nmc.analysis.pim import crossover
-from nmc.sweeps import sweep
+from _common import parse_args, to_docs  # noqa: E402
+
+from nmc.analysis.pim import crossover  # noqa: E402
+from nmc.sweeps import sweep  # noqa: E402
 
 MODEL, ARCH, CONTEXT = "llama-2-70b", "h100+hbm3-pim", 4096
 BATCHES = [1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256]
@@ -33,38 +38,47 @@ VARIANTS = [("5.2 GFLOPS/bank", {"pim_unit_flops": "5.2 GFLOPS"}),
             ("83 GFLOPS/bank, 1-vector buffer", {"pim_unit_flops": "83 GFLOPS", "pim_buffer": "64 B"})]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="results/pim_crossover")
-    args = ap.parse_args()
+QUICK_BATCHES = [1, 4, 16, 64, 256]
+
+
+def main(argv=None) -> int:
+    args = parse_args("pim_crossover", __doc__, argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t = sweep(MODEL, ARCH, {"mapping": MAPPINGS, "batch": BATCHES}, phase="decode", context=CONTEXT)
+    batches = QUICK_BATCHES if args.quick else BATCHES
+    variants = [VARIANTS[0], VARIANTS[1], VARIANTS[3]] if args.quick else VARIANTS
+    t = sweep(MODEL, ARCH, {"mapping": MAPPINGS, "batch": batches}, phase="decode", context=CONTEXT)
     rows = []
     for i in range(len(t)):
         rows.append({"panel": "policy", "variant": t["mapping"][i], "batch": int(t["batch"][i]),
                      "tokens_per_s": float(t["tokens_per_s"][i]), "gemm_speedup": "",
-                     "pim_bound": ""})
+                     "pim_bound": "", "fits": bool(t["fits"][i])})
     crosses = {}
-    for label, kw in VARIANTS:
-        c = crossover(MODEL, ARCH, BATCHES, context=CONTEXT, **kw)
+    for label, kw in variants:
+        c = crossover(MODEL, ARCH, batches, context=CONTEXT, **kw)
         crosses[label] = c
         for r in c["rows"]:
             rows.append({"panel": "crossover", "variant": label, "batch": r["batch"],
                          "tokens_per_s": r["pim_gemv_tokens_per_s"],
-                         "gemm_speedup": r["pim_speedup"], "pim_bound": r["pim_bound"]})
+                         "gemm_speedup": r["pim_speedup"], "pim_bound": r["pim_bound"],
+                         "fits": ""})
     with open(out / "pim_crossover.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    unfit = False
     for m in MAPPINGS:
-        xs = [r["batch"] for r in rows if r["panel"] == "policy" and r["variant"] == m]
-        ys = [r["tokens_per_s"] for r in rows if r["panel"] == "policy" and r["variant"] == m]
-        a1.plot(xs, ys, marker="o", ms=3, label=m + (" (= h100-sxm)" if m == "host-only" else ""))
-    a1.set(xscale="log", yscale="log", xlabel="batch", ylabel="tokens/s",
-           title=f"{MODEL} decode, context {CONTEXT}, {ARCH}")
+        pts = [r for r in rows if r["panel"] == "policy" and r["variant"] == m]
+        line, = a1.plot([r["batch"] for r in pts], [r["tokens_per_s"] for r in pts], lw=1,
+                        label=m + (" (= h100-sxm)" if m == "host-only" else ""))
+        for r in pts:        # filled: fits in memory; hollow: would not fit (speed if it did)
+            a1.plot(r["batch"], r["tokens_per_s"], "o", ms=4, color=line.get_color(),
+                    mfc=line.get_color() if r["fits"] else "none")
+            unfit |= not r["fits"]
+    a1.set(xscale="log", yscale="log", xlabel="batch (sequences)", ylabel="tokens/s",
+           title=f"{MODEL} decode, bf16, context {CONTEXT}, tp 1, {ARCH}"
+           + ("\nhollow: does not fit in memory (speed as if it did)" if unfit else ""))
     a1.grid(True, which="both", alpha=0.3)
     a1.legend(fontsize=8)
     for label, c in crosses.items():
@@ -74,16 +88,21 @@ def main() -> None:
         a2.plot(xs, ys, marker="o", ms=3,
                 label=f"{label}: crossover {cb} ({c['reason']})" if cb else f"{label}: none")
     a2.axhline(1.0, color="k", lw=1, ls="--")
-    a2.set(xscale="log", yscale="log", xlabel="batch", ylabel="weight-GEMM time host / PIM",
-           title="where PIM GEMV stops paying")
+    a2.set(xscale="log", yscale="log", xlabel="batch (sequences)",
+           ylabel="weight-GEMM time, host / PIM (x)",
+           title="where PIM GEMV stops paying (above 1: PIM faster)")
     a2.grid(True, which="both", alpha=0.3)
     a2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "pim_crossover.png", dpi=140)
+    plt.close(fig)
     for label, c in crosses.items():
         print(f"{label:34s} crossover batch {c['crossover_batch']} ({c['reason']}-bound PIM GEMVs)")
     print(f"wrote {out / 'pim_crossover.csv'}, {out / 'pim_crossover.png'}")
+    if args.docs:
+        print("docs: " + str(to_docs(out / "pim_crossover.png", "pim_crossover")))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

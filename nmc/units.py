@@ -2,6 +2,7 @@
 s, B, FLOP, FLOP/s, B/s, J, W, mm2; prices in US dollars per device-hour."""
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import ConfigError
@@ -78,8 +79,66 @@ def fmt(x: float, unit: str, digits: int = 3) -> str:
     if x == 0 or x != x:
         return f"{x:g} {unit}"
     ax = abs(x)
-    for p, f in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0),
-                 ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)):
+    for p, f in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0),
+                 ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12)):
         if ax >= f * 0.9995:
             return f"{x / f:.{digits}g} {p}{unit}"
     return f"{x:.{digits}g} {unit}"
+
+
+# engineering notation for people (text tables, chart ticks): three significant figures
+
+_PREFIX = (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0),
+           ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12), ("f", 1e-15))
+
+
+def sig(x: float, digits: int = 3) -> str:
+    """x to `digits` significant figures without an exponent (digits of an integer part are
+    kept: 3109 stays 3109)."""
+    if x == 0:
+        return "0"
+    ax = abs(x)
+    if ax >= 10 ** digits:
+        return f"{x:.0f}"
+    decimals = max(digits - 1 - math.floor(math.log10(ax)), 0)
+    s = f"{x:.{decimals}f}"
+    # rounding up may add a digit (9.996 -> 10.00): one decimal less
+    if decimals and len(s.replace("-", "").replace(".", "").lstrip("0")) > digits:
+        s = f"{x:.{decimals - 1}f}"
+    return s
+
+
+def eng(x: float, unit: str = "", digits: int = 3, small: bool = True) -> str:
+    """x (SI) with a decimal prefix: eng(3.35e12, "B/s") -> "3.35 TB/s",
+    eng(6.5e-5, "s") -> "65.0 µs". small=False: no prefixes below 1 (FLOP/s, B/s, ...)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if math.isinf(x):
+        return "inf"
+    if x == 0:
+        return f"0 {unit}".strip()
+    ax = abs(x)
+    for p, f in _PREFIX:
+        if not small and f < 1:
+            break
+        if ax >= f * (1 - 5e-4):
+            return f"{sig(x / f, digits)} {p}{unit}".strip()
+    p, f = _PREFIX[-1] if small else ("", 1.0)
+    return f"{sig(x / f, digits)} {p}{unit}".strip()
+
+
+def fmt_bytes(x: float, digits: int = 3) -> str:
+    """Bytes with their unit: a whole number of GiB (or MiB, TiB) as written in a datasheet's
+    binary units ("80 GiB"), anything else in decimal units ("16.3 GB")."""
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return eng(x if x is not None else math.nan, "B")
+    for p, f in (("Ti", 2.0 ** 40), ("Gi", 2.0 ** 30), ("Mi", 2.0 ** 20)):
+        if x >= f and x % f == 0 and x / f < 10000:
+            return f"{x / f:.0f} {p}B"
+    return eng(x, "B", digits)
+
+
+def pct(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{100.0 * x:.1f}%"

@@ -149,7 +149,7 @@ BAND_BASE = 'base = "ibm-hermes"\n[aimc_tile]\n{line}\n[sources]\n{key} = "t"\n'
     ('aimc_adcs = { central = 128, low = 0, high = 256 }', r"aimc_tile\.aimc_adcs\.low = 0 is out of range"),
     ('aimc_t_dac = { central = "5 ns", low = "1 ns", high = "2 kg" }', r"aimc_t_dac\.high: unit 'kg'"),
     ('aimc_dac_bits = { central = 8, low = 4, high = 9 }', r"\(band high\): aimc_dac_bits = 9 exceeds"),
-    ('aimc_adc_bits = { central = 8, low = 6.5, high = 8 }', r"\(band low\): aimc_adc_bits = 6.5 must be a whole"),
+    ('aimc_adc_bits = { central = 8, low = 6.5, high = 8 }', r"aimc_adc_bits\.low = 6.5 must be a whole number"),
 ])
 def test_bad_bands_name_file_and_key(tmp_path, line, msg):
     key = line.split()[0]

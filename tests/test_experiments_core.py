@@ -148,3 +148,25 @@ def test_nmc_report_quick(tmp_path, capsys):
     assert len(pngs) == 5
     for p in pngs:
         check_png(tmp_path / p)
+
+
+def test_pim_crossover_quick(tmp_path):
+    """Every experiment script takes --quick (README): pim_crossover did not."""
+    run_script("pim_crossover", tmp_path)
+    rows = read_rows(tmp_path / "pim_crossover.csv")
+    policy = [r for r in rows if r["panel"] == "policy"]
+    assert {r["batch"] for r in policy} == {"1", "4", "16", "64", "256"}
+    assert {r["fits"] for r in policy} <= {"True", "False"}
+    check_png(tmp_path / "pim_crossover.png")
+
+
+def test_every_experiment_takes_quick():
+    """Each script defines --quick itself or gets it from experiments/_common.py (parse_args or
+    main); make_traces.py writes the bundled traces and has no grid to shrink."""
+    for p in sorted(EXP.glob("*.py")):
+        if p.name.startswith("_") or p.stem == "make_traces":
+            continue
+        src = p.read_text()
+        shared = ("from _common import" in src or "import _common" in src) and (
+            "parse_args(" in src or "main(" in src)
+        assert '"--quick"' in src or shared, p.name

@@ -23,4 +23,4 @@ def test_parse_errors(text, kind):
 
 def test_fmt():
     assert units.fmt(3.35e12, "B/s") == "3.35 TB/s"
-    assert units.fmt(4.5e-6, "s") == "4.5 us"
+    assert units.fmt(4.5e-6, "s") == "4.5 µs"

@@ -253,7 +253,7 @@ def test_validate_headline_is_evaluation_and_calibration_is_separate(tmp_path, c
     out = capsys.readouterr().out
     ev, cal = out.index("evaluation rows (the headline"), out.index("calibration rows")
     assert ev < cal
-    assert "1 rows predicted, 1 skipped" in out[ev:cal]
+    assert "1 rows predicted, 1 not predicted" in out[ev:cal]
     assert "cal-a" in out[cal:] and "cal-a" not in out[ev:cal]
     assert main(["validate", "--data", str(p), "--split", "evaluation"]) == 0
     only = capsys.readouterr().out

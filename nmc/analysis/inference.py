@@ -138,9 +138,9 @@ def check_scenario(spec: ModelSpec, arch: Architecture, sc: Scenario) -> list[st
         raise ScenarioError(f"mapping {sc.mapping!r} needs a near-memory (PIM) system but "
                             f"{arch.name} has no PIM units (pim_banks = 0); use auto or host-only")
     if sc.tp > 1:
-        if spec.n_heads % sc.tp:
-            raise ScenarioError(f"tp={sc.tp} must divide the number of attention heads "
-                                f"({spec.n_heads}) of {spec.name}")
+        why = spec.tp_error(sc.tp)
+        if why:
+            raise ScenarioError(why)
         if arch["link_bw"] <= 0:
             raise ScenarioError(f"tp={sc.tp} needs a device-to-device link but {arch.name} "
                                 f"has link_bw = 0")
@@ -207,7 +207,7 @@ def _run(m, s, a):
     ops = np.empty((N_SLOTS, N_OF))
     terms = np.empty((N_SLOTS, N_TERMS))
     res = np.empty(N_RESULTS)
-    engine.evaluate_point(m, s, a, ops, terms, res)
+    engine.point_entry(a)(m, s, a, ops, terms, res)     # compiles only a's family
     return res, ops, terms
 
 

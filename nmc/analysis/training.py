@@ -151,9 +151,9 @@ def make_config(spec: ModelSpec, arch: Architecture, *, devices, tp=1, pp=1, dp=
     zero_group = _int("zero_group", zero_group, lo=0)
     if zero_group and (dp * cp) % zero_group:
         raise ScenarioError(f"zero_group={zero_group} must divide dp*cp={dp * cp}")
-    if spec.n_heads % tp:
-        raise ScenarioError(f"tp={tp} must divide the number of attention heads "
-                            f"({spec.n_heads}) of {spec.name}")
+    why = spec.tp_error(tp)
+    if why:
+        raise ScenarioError(why)
     if pp > spec.n_layers:
         raise ScenarioError(f"pp={pp} exceeds the {spec.n_layers} layers of {spec.name}")
     if global_batch % (dp * micro_batch):
@@ -387,7 +387,7 @@ def search(model, arch, *, devices, global_batch, seq, tp=None, pp=None, micro_b
         a = a.with_(**arch_overrides)
     devices = _int("devices", devices)
     dpn = int(a["devices_per_node"])
-    tps = tp or [t for t in (1, 2, 4, 8, 16) if t <= max(dpn, 1) and spec.n_heads % t == 0
+    tps = tp or [t for t in (1, 2, 4, 8, 16) if t <= max(dpn, 1) and spec.tp_error(t) is None
                  and devices % t == 0]
     pps = pp or [p for p in _divisors(devices) if p <= min(spec.n_layers, 64)]
     mbs = micro_batch or [1, 2, 4, 8]

@@ -54,7 +54,11 @@ class Architecture:
         vals = dict(self.values)
         for k, v in changes.items():
             if k not in BY_NAME:
-                raise ConfigError(f"{self.name}: unknown parameter {k!r}")
+                import difflib
+                close = difflib.get_close_matches(str(k), list(BY_NAME), n=3)
+                raise ConfigError(f"{self.name}: unknown parameter {k!r}"
+                                  f"{'; did you mean ' + ', '.join(close) + '?' if close else ''}"
+                                  f" (list: `nmc list params`)")
             vals[k] = _check(BY_NAME[k], units.parse(v, BY_NAME[k].kind, f"{self.name}: {k}"),
                              f"{self.name}: {k}")
         _check_consistency(vals, self.name, self.family)
@@ -85,10 +89,23 @@ class Architecture:
         return d
 
 
+# counts that may be fractional: a mean
+FRACTIONAL_COUNTS = frozenset({"aimc_verify_iters"})
+
+
+def is_integer_param(p) -> bool:
+    """Whether parameter p takes whole numbers only (counts: cores, tiles, devices, bits...)."""
+    return p.kind == "count" and p.name not in FRACTIONAL_COUNTS
+
+
 def _check(p, v: float, where: str) -> float:
+    if v in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where} = {v:g}: must be a finite number")
     if v != v or (v <= p.lo if p.lo_open else v < p.lo) or v > p.hi:
         lo = f"> {p.lo:g}" if p.lo_open else f">= {p.lo:g}"
         raise ConfigError(f"{where} = {v:g} is out of range (allowed: {lo} and <= {p.hi:g})")
+    if is_integer_param(p) and v != int(v):
+        raise ConfigError(f"{where} = {v:g} must be a whole number ({p.doc})")
     return v
 
 
@@ -116,13 +133,25 @@ def list_archs() -> list[str]:
     return sorted(p.stem for p in arch_dir().glob("*.toml"))
 
 
-def _resolve(name_or_path) -> Path:
+def _resolve(name_or_path, folder: Path | None = None) -> Path:
+    """A preset's path: a name of a bundled preset, or a TOML path. folder: where a relative
+    path is read from (a preset's `base =` is relative to the preset's own folder), also
+    searched for NAME.toml when NAME is not a bundled preset."""
     s = str(name_or_path)
+    if not s.strip():
+        raise ConfigError("empty architecture name")
     p = Path(s)
+    if folder is not None and not p.is_absolute() and (p.suffix == ".toml" or "/" in s):
+        p = folder / p
     if p.suffix == ".toml" or p.exists():
         if not p.exists():
-            raise ConfigError(f"{s}: file not found")
+            raise ConfigError(f"{p}: file not found")
+        if p.is_dir():
+            raise ConfigError(f"{p}: is a directory, not a TOML preset")
         return p
+    if folder is not None and not (arch_dir() / f"{s}.toml").exists() \
+            and (folder / f"{s}.toml").is_file():
+        return folder / f"{s}.toml"
     p = arch_dir() / f"{s}.toml"
     if not p.exists():
         raise ConfigError(f"unknown architecture {s!r}: not a file and not a bundled preset "
@@ -155,8 +184,14 @@ def load_arch(name_or_path, _seen=None) -> Architecture:
         if k not in TOP_KEYS and k not in SECTIONS and k != "sources":
             raise ConfigError(f"{where}: unknown key {k!r} (allowed top-level keys: "
                               f"{', '.join(sorted(TOP_KEYS))}; sections: {', '.join(SECTIONS)}, sources)")
+    for k in ("name", "family", "base", "summary", "vendor"):
+        if k in raw and not isinstance(raw[k], str):
+            raise ConfigError(f"{where}: {k} must be a string, got {raw[k]!r}")
     if "base" in raw:
-        bpath = _resolve(raw["base"]) if "/" in str(raw["base"]) else _resolve(str(raw["base"]))
+        try:
+            bpath = _resolve(raw["base"], path.parent)
+        except ConfigError as e:
+            raise ConfigError(f"{where}: base {raw['base']!r}: {e}") from None
         if bpath.resolve() in _seen:
             raise ConfigError(f"{where}: base {raw['base']!r} makes a cycle")
         base = load_arch(bpath, _seen)

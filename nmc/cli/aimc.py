@@ -5,7 +5,7 @@ import math
 
 from ..analysis.aimc import aimc_training_step, chip_figures
 from ..errors import NmcError
-from .common import add_model_args, emit, model_spec, names, overrides
+from .common import add_model_args, add_wide, emit, model_spec, names, overrides
 
 
 def _fmt_rows(rows):
@@ -18,7 +18,7 @@ def _fmt_rows(rows):
 
 def _cmd(args) -> int:
     archs = names(args.arch)
-    ov = overrides(args.set)
+    ov = overrides(args.set, args)
     if args.what == "chip":
         rows = []
         for name in archs:
@@ -31,7 +31,7 @@ def _cmd(args) -> int:
                          "prog_tile_ms": d["tile_program_s"] * 1e3,
                          "prog_chip_s": d["chip_program_s"], "eff_bits": d["effective_bits"],
                          "adc_bits_lossless": d["adc_bits_lossless"]})
-        emit(_fmt_rows(rows), args.format)
+        emit(_fmt_rows(rows), args.format, wide=args.wide)
         return 0
     if not args.model:
         raise NmcError("nmc aimc train needs --model")
@@ -47,7 +47,7 @@ def _cmd(args) -> int:
                          "tokens_per_s": d["tokens_per_s"], "J_per_token": d["energy_per_token_j"],
                          "lifetime_steps": d["lifetime_steps"], "chips_needed": d["chips_needed"],
                          "reprogram": d["reprogram"], "fits": d["fits"]})
-    emit(_fmt_rows(rows), args.format)
+    emit(_fmt_rows(rows), args.format, wide=args.wide)
     return 0
 
 
@@ -60,4 +60,5 @@ def register(sub) -> None:
     q.add_argument("--seq", type=int, default=512, help="tokens per sequence")
     q.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(q)
     q.set_defaults(func=_cmd)

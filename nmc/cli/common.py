@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..errors import NmcError
+from ..paths import output_file, write_error
 from ..report.tables import render, to_csv, to_json
 from ..workload.families import SUPPORTED
 from ..workload.model import load_model
@@ -19,14 +21,32 @@ def ints(text: str, what: str) -> list[int]:
             v = int(float(part))
             if v != float(part):
                 raise ValueError
-        except ValueError:
+        except (ValueError, OverflowError):
             raise NmcError(f"--{what}: {part!r} is not an integer") from None
         out.append(v)
     return out
 
 
-def names(text: str) -> list[str]:
-    return [t.strip() for t in str(text).split(",") if t.strip()]
+def floats(text: str, what: str) -> list[float]:
+    """A comma list of numbers (--pim 0,1,2,4)."""
+    out = []
+    for part in str(text).split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            raise NmcError(f"--{what}: {part.strip()!r} is not a number") from None
+        if v != v or v in (float("inf"), float("-inf")):
+            raise NmcError(f"--{what}: {part.strip()!r} is not a finite number")
+        out.append(v)
+    return out
+
+
+def names(text: str, what: str | None = None) -> list[str]:
+    """A comma list of names; empty is an error naming the option `what` when given."""
+    out = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not out and what:
+        raise NmcError(f"--{what}: no name given")
+    return out
 
 
 def key_values(items, option: str = "--set", example: str = "mem_bw='4 TB/s'") -> dict:
@@ -40,15 +60,33 @@ def key_values(items, option: str = "--set", example: str = "mem_bw='4 TB/s'") -
     return out
 
 
-def overrides(items) -> dict:
-    """--set KEY=VALUE items -> {key: number, or the text where it has a unit}."""
+def overrides(items, args=None) -> dict:
+    """--set KEY=VALUE items -> {key: number, or the text where it has a unit}. KEY must be an
+    architecture parameter (`nmc list params`); a scenario field or another option of the
+    command (tp, batch, phase, weights, ...) names its own option instead."""
+    from ..arch.schema import BY_NAME
+    from ..workload.scenario import Scenario
     out = {}
+    own = set(vars(args)) if args is not None else set()
     for k, v in key_values(items).items():
+        if k not in BY_NAME:
+            opt = k.replace("_", "-")
+            if k in Scenario.__dataclass_fields__ or k in own:
+                raise NmcError(f"--set {k}={v}: {k} is not an architecture parameter but an "
+                               f"option of this command: use --{opt} {v}")
+            raise NmcError(f"--set {k}={v}: unknown architecture parameter {k!r}"
+                           f"{_did_you_mean(k, BY_NAME)} (list: `nmc list params`)")
         try:
             out[k] = float(v)
         except ValueError:
             out[k] = v
     return out
+
+
+def _did_you_mean(name: str, known) -> str:
+    import difflib
+    close = difflib.get_close_matches(name, list(known), n=3)
+    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def _dequant(text):
@@ -108,6 +146,7 @@ def add_scenario_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an architecture parameter, e.g. --set mem_bw='4 TB/s'")
     p.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(p)
 
 
 def scenario_kw(args, batch: int) -> dict:
@@ -115,13 +154,39 @@ def scenario_kw(args, batch: int) -> dict:
                 generate=args.generate, tp=args.tp, weights=args.weights,
                 activations=args.activations, kv=args.kv, mapping=args.mapping, runtime=args.runtime, ep=args.ep,
                 dequant=_dequant(args.dequant),
-                **overrides(args.set))
+                **overrides(args.set, args))
 
 
-def emit(rows, fmt, columns=None):
+def write_text(path, text: str, default_name: str | None = None) -> Path:
+    """Write a text output file (CSV, JSON): its folder created; errors are one line."""
+    p = output_file(path, default_name)
+    try:
+        p.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise write_error(p, e) from None
+    return p
+
+
+def check_outputs(args, **defaults) -> None:
+    """Check, before any work, that each output option given (attribute -> default file name
+    for a directory) names a writable place; creates the folders."""
+    for attr, default in defaults.items():
+        v = getattr(args, attr, None)
+        if v:
+            setattr(args, attr, str(output_file(v, default)))
+
+
+def emit(rows, fmt, columns=None, wide: bool = False):
+    """Rows as JSON, CSV (raw numbers) or a text table (engineering units, fitted to 120
+    characters unless wide)."""
     if fmt == "json":
         print(to_json(rows))
     elif fmt == "csv":
         sys.stdout.write(to_csv(rows, columns))
     else:
-        print(render(rows, columns))
+        print(render(rows, columns, wide=wide))
+
+
+def add_wide(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wide", action="store_true", help="text tables: every column, in full "
+                   "(default: fitted to 120 characters)")

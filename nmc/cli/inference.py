@@ -5,12 +5,40 @@ import sys
 
 from ..analysis import aimc
 from ..analysis.inference import analyze
+from .. import units
 from ..arch.loader import list_archs, load_arch
+from ..arch.schema import PARAMS
 from ..errors import NmcError
 from ..report.summary import OP_COLS, compare_columns, summary_row
 from ..report.tables import render, to_csv, to_json
 from ..workload.model import list_models, load_model
-from .common import add_scenario_args, emit, ints, model_spec, names, scenario_kw
+from .common import add_scenario_args, add_wide, check_outputs, emit, ints, model_spec, names, scenario_kw
+
+
+# the SI unit of each parameter kind (nmc.units), as `nmc list params` prints it
+KIND_UNITS = {"flops": "FLOP/s", "bw": "B/s", "bytes": "B", "time": "s", "power": "W",
+              "energy_flop": "J/FLOP", "energy_byte": "J/B", "area": "mm2", "count": "",
+              "fraction": "", "freq": "Hz", "energy": "J", "price": "USD/h"}
+
+
+def _g(x: float) -> str:
+    """1e+06 -> 1e6: a bound as a person writes it."""
+    return f"{x:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def param_rows() -> list[dict]:
+    """Every architecture parameter (nmc.arch.schema): name, section, unit, default, range, doc;
+    the values in SI numbers (raw for --format csv/json; the text table adds prefixes)."""
+    from ..arch.loader import is_integer_param
+    rows = []
+    for p in PARAMS:
+        rng = (f"> {_g(p.lo)}" if p.lo_open else f">= {_g(p.lo)}") + (
+            "" if p.hi == float("inf") else f", <= {_g(p.hi)}")
+        if is_integer_param(p):
+            rng += ", whole"
+        rows.append({"name": p.name, "section": p.section, "unit": KIND_UNITS.get(p.kind, p.kind),
+                     "default": p.default, "range": rng, "doc": p.doc})
+    return rows
 
 
 def add_band_arg(p) -> None:
@@ -21,6 +49,16 @@ def add_band_arg(p) -> None:
 
 
 def cmd_list(args) -> int:
+    if args.what == "params":
+        rows = param_rows()
+        if args.format == "text":
+            shown = [dict(r, default="required" if r["default"] is None else
+                          (units.fmt(r["default"], r["unit"]).strip() if r["unit"] and r["default"]
+                           else _g(r["default"]))) for r in rows]
+            emit(shown, args.format, wide=args.wide)
+        else:
+            emit(rows, args.format, wide=args.wide)
+        return 0
     if args.what == "models":
         rows = []
         for n in list_models():
@@ -37,7 +75,7 @@ def cmd_list(args) -> int:
                          "mem": a.text.get("mem_type", ""), "mem_GB": a["mem_capacity"] / 1e9,
                          "mem_TB_s": a["mem_bw"] / 1e12, "link_GB_s": a["link_bw"] / 1e9,
                          "summary": a.meta.get("summary", "")})
-    emit(rows, args.format)
+    emit(rows, args.format, wide=args.wide)
     return 0
 
 
@@ -55,9 +93,11 @@ def cmd_analyze(args) -> int:
         return 0
     s = summary_row(r)
     sc = r.scenario
-    print(f"{r.model.name} on {r.arch.name}: {sc.phase}, batch {sc.batch}, prompt {sc.prompt}, "
-          f"context {sc.context}, generate {sc.generate}, tp {sc.tp}, weights {sc.weights}, "
-          f"activations {sc.activations}, kv {sc.kv}, mapping {sc.mapping}")
+    lengths = {"decode": f"context {sc.context}", "prefill": f"prompt {sc.prompt}",
+               "generate": f"prompt {sc.prompt}, generate {sc.generate}"}[sc.phase]
+    print(f"{r.model.name} on {r.arch.name}: {sc.phase}, batch {sc.batch}, {lengths}, tp {sc.tp}")
+    print(f"  weights {sc.weights}, activations {sc.activations}, kv {sc.kv}, runtime "
+          f"{sc.runtime}, mapping {sc.mapping}")
     print(f"  params {r.model.params() / 1e9:.2f} B (active {r.model.params(active=True) / 1e9:.2f} B)")
     print(f"  latency {s['latency_ms']:.4g} ms   tokens/s {s['tokens_per_s']:.4g}   "
           f"energy/token {s['energy_per_token_mj']:.4g} mJ")
@@ -78,7 +118,7 @@ def cmd_analyze(args) -> int:
     rows = [{**o, "time_us": o["time_s"] * 1e6, "GFLOP": o["flops"] / 1e9,
              "MB": o["dram_bytes"] / 1e6} for o in r.ops]
     print(render(rows, ["name", "kind", "phase", "count", "M", "N", "K", "GFLOP", "MB",
-                        "intensity", "time_us", "share", "bound", "engine"]))
+                        "intensity", "time_us", "share", "bound", "engine"], wide=args.wide))
     return 0
 
 
@@ -107,14 +147,15 @@ def band_lines(r) -> list[str]:
 
 def _reports(args, band: bool = False):
     out = []
-    for model in [model_spec(args, m) for m in names(args.model)]:
-        for arch in names(args.arch):
+    for model in [model_spec(args, m) for m in names(args.model, "model")]:
+        for arch in names(args.arch, "arch"):
             for b in ints(args.batch, "batch"):
                 out.append(analyze(model, arch, band=band, **scenario_kw(args, b)))
     return out
 
 
 def cmd_compare(args) -> int:
+    check_outputs(args, output="compare.png")
     reps = _reports(args, band=args.band)
     rows = [summary_row(r) for r in reps]
     cols = compare_columns(rows)
@@ -129,16 +170,45 @@ def cmd_compare(args) -> int:
         if args.format != "json":
             i = cols.index("energy_per_token_mj") + 1
             cols = cols[:i] + [f"{c}_{e}" for c in BAND_COLS for e in ("low", "high")] + cols[i:]
-    emit(rows, args.format, cols)
+    if args.format == "text":
+        print(render(mark_unfit(rows), cols, wide=args.wide))
+        if not all(r["fits"] for r in rows):
+            print(UNFIT_NOTE)
+    else:
+        emit(rows, args.format, cols)
     if args.output:
         from ..plot import compare_chart
-        paths = compare_chart(rows, args.output)
+        from ..plot.labels import scenario_title
+        models = ", ".join(dict.fromkeys(r.model.name for r in reps))
+        batches = ", ".join(str(b) for b in dict.fromkeys(r.scenario.batch for r in reps))
+        paths = compare_chart(rows, args.output,
+                              scenario=scenario_title(reps[0].scenario, models, batches))
         print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
     return 0
 
 
+UNFIT_NOTE = ("* does not fit in memory (weights + KV cache + activations > usable capacity); "
+              "figures as if it did")
+SPEED_COLS = ("latency_ms", "tokens_per_s", "ttft_ms", "tpot_ms", "energy_per_token_mj")
+
+
+def mark_unfit(rows: list[dict]) -> list[dict]:
+    """Rows for the text table: the speed and energy of a row that does not fit in memory
+    carry a '*' (UNFIT_NOTE), never a bare value."""
+    from ..report.tables import cell
+    out = []
+    for r in rows:
+        if r.get("fits", True):
+            out.append(r)
+            continue
+        out.append({k: (f"{cell(v, k)} *" if k in SPEED_COLS and v is not None else v)
+                    for k, v in r.items()})
+    return out
+
+
 def cmd_roofline(args) -> int:
     from ..plot import roofline_chart
+    check_outputs(args, output="roofline.png")
     reps = _reports(args)
     paths = roofline_chart(reps, args.output)
     print("wrote " + ", ".join(map(str, paths)))
@@ -147,8 +217,11 @@ def cmd_roofline(args) -> int:
 
 def register(sub) -> None:
     q = sub.add_parser("list", help="bundled models or architecture presets")
-    q.add_argument("what", choices=["models", "archs"])
+    q.add_argument("what", choices=["models", "archs", "params"],
+                   help="models, archs (presets) or params (every architecture parameter: "
+                        "section, unit, default, range)")
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(q)
     q.set_defaults(func=cmd_list)
 
     q = sub.add_parser("analyze", help="one model on one architecture: time, bound, per-operator table")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..analysis.pim import crossover, pim_figures
 from ..report.tables import render
-from .common import add_model_args, emit, model_spec
+from .common import add_model_args, add_wide, emit, model_spec
 
 
 def cmd_pim(args) -> int:
@@ -26,16 +26,16 @@ def cmd_pim(args) -> int:
         c = crossover(model_spec(args, args.model), args.arch, context=args.context)
         if args.format == "text":
             print()
-            print(render(c["rows"]))
+            print(render(c["rows"], wide=args.wide))
             if c["crossover_batch"] is None:
                 print("\nPIM weight GEMVs stay faster than the host over these batches")
             else:
                 print(f"\ncrossover: from batch {c['crossover_batch']} the host runs the weight GEMMs "
                       f"faster; the PIM GEMVs there are {c['reason']}-bound")
         else:
-            emit(c["rows"], args.format)
+            emit(c["rows"], args.format, wide=args.wide)
     elif args.format != "text":
-        emit([f], args.format)
+        emit([f], args.format, wide=args.wide)
     return 0
 
 
@@ -46,4 +46,5 @@ def register(sub) -> None:
     add_model_args(q, required=False, help="also scan decode batches for the GEMV crossover")
     q.add_argument("--context", type=int, default=4096)
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(q)
     q.set_defaults(func=cmd_pim)

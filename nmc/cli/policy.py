@@ -15,8 +15,8 @@ from ..analysis.policy import best_design_under_cap
 from ..arch import export
 from ..arch.export_rules import POLICY_PARTS, RULES
 from ..errors import NmcError
-from ..report.tables import render, to_csv
-from .common import add_model_args, emit, model_spec
+from ..report.tables import render, to_csv, wrap
+from .common import add_model_args, add_wide, emit, floats, model_spec, names
 
 CLASS_COLS = ["arch", "tpp", "tpp_precision", "die_area_mm2", "performance_density", "class"]
 SUMMARY_COLS = ["arch", "tpp", "tpp_precision", "die_area_mm2", "pd", "io_bw_gbs", "mem_bw_gbs"] + \
@@ -72,7 +72,9 @@ def _margin_rows(report: dict) -> list[dict]:
 
 
 def cmd_policy(args) -> int:
-    parts = [a for a in (args.arch or "").split(",") if a]
+    if args.die_area is not None and not args.die_area > 0:
+        raise NmcError(f"--die-area must be > 0 (mm2), got {args.die_area:g}")
+    parts = names(args.arch, "arch") if args.arch else []
     if not parts and args.cap is None:
         parts = list(POLICY_PARTS)
     report = export.policy_report(parts, host_io_gbs=args.host_io) if parts else None
@@ -89,7 +91,7 @@ def cmd_policy(args) -> int:
     if args.cap is not None:
         if not args.model:
             raise NmcError("--cap needs --model (the model whose decode tokens/s is maximised)")
-        pim = [float(x) for x in args.pim.split(",")]
+        pim = floats(args.pim, "pim")
         r = best_design_under_cap(model_spec(args, args.model), args.cap, pd_cap=args.pd_cap, arch=args.base,
                                          pim=pim, cores=args.cores.split(","),
                                          batch=args.batch, context=args.context,
@@ -101,18 +103,18 @@ def cmd_policy(args) -> int:
             print(json.dumps(dict(report, designs=r["rows"]), indent=1, default=str))
             return 0
         if args.format != "text":
-            emit(r["rows"], args.format, DESIGN_COLS)
+            emit(r["rows"], args.format, DESIGN_COLS, wide=args.wide)
             return 0
         if report is not None:
             print()
         a = r["assumptions"]
-        print(f"{r['model']} decode, batch {a['batch']}, context {a['context']}, tp {a['tp']}, "
+        print(wrap(f"{r['model']} decode, batch {a['batch']}, context {a['context']}, tp {a['tp']}, "
               f"designs derived from {r['arch']} (die {a['die_area_mm2']:g} mm2); cap TPP < "
               f"{r['tpp_cap']:g}" + (f", PD < {r['pd_cap']:g}" if r["pd_cap"] else "")
               + (", PIM TOPS counted in TPP" if a["pim_counts_in_tpp"] else ", PIM TOPS exempt")
-              + (f", TTFT <= {r['ttft_max']:g} s ({a['prompt']}-token prompt)" if r["ttft_max"] else ""))
+              + (f", TTFT <= {r['ttft_max']:g} s ({a['prompt']}-token prompt)" if r["ttft_max"] else "")))
         print(f"{r['n_feasible']} of {r['n_points']} designs under the cap\n")
-        print(render(r["rows"], DESIGN_COLS))
+        print(render(r["rows"], DESIGN_COLS, wide=args.wide))
         if r["best"] and r["reference"]:
             b, ref = r["best"], r["reference"]
             print(f"\nbest: {b['tokens_per_s']:.4g} tokens/s = {b['tokens_per_s'] / ref['tokens_per_s']:.2f}x "
@@ -153,5 +155,6 @@ def register(sub) -> None:
     q.add_argument("--weights", default="bf16")
     q.add_argument("--top", type=int, default=10)
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(q)
     q.set_defaults(func=cmd_policy)
 

@@ -9,7 +9,9 @@ import time
 def cmd_report(args) -> int:
     if args.check or args.write:
         return cmd_check(args)
+    from ..paths import output_dir
     from ..report.headline import write_report
+    output_dir(args.output)          # a bad -o is one line before minutes of work
     t0 = time.perf_counter()
     p = write_report(args.output, args.quick)
     print(f"wrote {p} ({time.perf_counter() - t0:.0f} s)")

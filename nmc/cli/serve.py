@@ -9,8 +9,8 @@ import sys
 import time
 
 from ..errors import NmcError
-from ..report.tables import render, to_csv
-from .common import ints, names, overrides
+from ..report.tables import render, to_csv, wrap
+from .common import add_wide, check_outputs, ints, names, overrides, write_text
 
 HEAD = [("ttft_p50_s", "TTFT p50"), ("ttft_p90_s", "TTFT p90"), ("ttft_p99_s", "TTFT p99"),
         ("tpot_p50_s", "TPOT p50"), ("tpot_p90_s", "TPOT p90"), ("tpot_p99_s", "TPOT p99"),
@@ -45,7 +45,7 @@ def _serve_kw(args) -> dict:
               activations=args.activations, kv=args.kv, mapping=args.mapping,
               runtime=args.runtime, dequant=_dequant(args.dequant),
               slo_ttft=args.slo_ttft, slo_tpot=args.slo_tpot, swap_bw=args.swap_bw,
-              seed=args.seed, **overrides(args.set))
+              seed=args.seed, **overrides(args.set, args))
     if args.price_per_hour is not None:
         kw["price_per_hour"] = args.price_per_hour
     return kw
@@ -97,10 +97,12 @@ def format_report(d: dict) -> str:
     lines.append(f"  {d['iterations']} iterations, busy {100 * d['busy_fraction']:.0f} %")
     for wmsg in d["warnings"]:
         lines.append(f"  warning: {wmsg}")
-    return "\n".join(lines)
+    return "\n".join(wrap(ln) for ln in lines)
 
 
 def cmd_serve(args) -> int:
+    check_outputs(args, series="series.csv", plot="series.png", requests="requests.csv",
+                  output_csv="layouts.csv", pareto="pareto.png")
     if args.search:
         return _cmd_search(args)
     from ..serving import serve
@@ -130,8 +132,7 @@ def cmd_serve(args) -> int:
         from ..plot.serving import series_chart
         series_chart(r, args.plot)
     if args.requests:
-        with open(args.requests, "w") as f:
-            f.write(to_csv(r.request_rows()))
+        write_text(args.requests, to_csv(r.request_rows()))
     if args.format == "json":
         print(json.dumps(d, indent=1))
     else:
@@ -180,8 +181,7 @@ def _cmd_search(args) -> int:
     out = res.to_dict()
     if args.output_csv:
         rows = [{k: v for k, v in r.items()} for r in res.rows]
-        with open(args.output_csv, "w") as f:
-            f.write(to_csv(rows))
+        write_text(args.output_csv, to_csv(rows))
     if args.pareto:
         from ..plot.serving import pareto_chart
         pareto_chart(res.rows, args.pareto)
@@ -215,7 +215,7 @@ def _cmd_search(args) -> int:
              "energy_per_token_j": r["energy_per_token_j"],
              "cost_per_million_tokens": r["cost_per_million_tokens"]}
             for r in ok]
-    print(render(rows, SEARCH_COLS))
+    print(render(rows, SEARCH_COLS, wide=args.wide))
     for p in (args.output_csv, args.pareto):
         if p:
             print(f"wrote {p}")
@@ -290,6 +290,7 @@ def register(sub) -> None:
     o.add_argument("--decode-price-per-hour", help="USD per device-hour of the decode pool")
     r = q.add_argument_group("output")
     r.add_argument("--format", default="text", choices=["text", "json"])
+    add_wide(r)
     r.add_argument("--series", metavar="CSV", help="write the time series (batch, queue, KV)")
     r.add_argument("--plot", metavar="PNG", help="plot the time series")
     r.add_argument("--requests", metavar="CSV", help="write one row per request")

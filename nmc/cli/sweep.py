@@ -3,10 +3,12 @@ bisection search and the speed benchmark."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
 from ..errors import NmcError
+from ..paths import output_file
 from .common import add_scenario_args, ints, key_values, model_spec, scenario_kw
 
 
@@ -24,34 +26,52 @@ def _client(address: str | None):
     return Client(address)
 
 
+def _limits(args):
+    from ..sweeps.guard import Limits
+    return Limits.of(args.max_points, args.max_memory, args.max_disk, args.max_hours)
+
+
 def cmd_sweep(args) -> int:
     from .. import sweeps as sw
-    if args.threads:
-        import numba
-        numba.set_num_threads(args.threads)
+    from ..sweeps.guard import check, check_grid_size, estimate
+    from ..sweeps.run import _done_points
+    if args.threads is not None:
+        sw.set_threads(args.threads)
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise NmcError(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    limits = _limits(args)
     spec = sw.load_spec(args.spec)
     if args.columns:
         spec["columns"] = sw.check_columns(args.columns, "--columns")
-    plan = sw.plan_from_spec(spec)
-    client = _client(args.scheduler)
+    check_grid_size(spec["model"], spec["arch"], spec["grid"], limits, cli=True)
+    plan = sw.plan_from_spec(spec, limits)
     n = plan.n_points
-    print(f"{spec['name']}: {n} points ({' x '.join(str(d.size) for d in plan.dims)}; "
-          f"{', '.join(plan.param_names)}) -> {args.output}", file=sys.stderr)
-    t = time.perf_counter()
-    import json as _json
+    cs = args.chunk_size or spec["chunk_size"] or sw.DEFAULT_CHUNK
+    fmt = args.format or spec["format"] or ("parquet" if sw.store.have_pyarrow() else "csv")
+    prec = args.precision or spec.get("precision") or "float64"
     from pathlib import Path
-    mp = Path(args.output) / sw.MANIFEST
-    before = 0
-    if mp.exists() and not args.overwrite:
-        try:
-            before = sum(c["hi"] - c["lo"] for c in _json.loads(mp.read_text())["chunks"].values())
-        except (ValueError, KeyError):
-            before = 0
+    out = Path(args.output)
+    before = 0 if args.overwrite else _done_points(out, plan, cs, prec)
+    import numba
+    est = estimate(plan, out, chunk_size=cs, fmt=fmt, precision=prec,
+                   threads=numba.get_num_threads(), done_points=before)
+    def announce(e=est):
+        print(f"{spec['name']}: {n} points ({' x '.join(str(d.size) for d in plan.dims)}; "
+              f"{', '.join(plan.param_names)}) -> {args.output}", file=sys.stderr)
+        print(f"estimate: {e.describe()}", file=sys.stderr)
+
+    if args.estimate:
+        check(est, limits, cli=True)
+        from ..sweeps.guard import describe_limits
+        announce()
+        print(f"within the limits ({describe_limits(limits, out)})", file=sys.stderr)
+        return 0
+    client = _client(args.scheduler)
+    t = time.perf_counter()
     try:
-        man = sw.run(plan, args.output, chunk_size=args.chunk_size or spec["chunk_size"],
-                     fmt=args.format or spec["format"], client=client,
-                     precision=args.precision or spec.get("precision"),
-                     progress=not args.quiet, overwrite=args.overwrite)
+        man = sw.run(plan, args.output, chunk_size=cs, fmt=fmt, client=client,
+                     precision=prec, progress=not args.quiet, overwrite=args.overwrite,
+                     limits=limits, cli=True, announce=announce)
     finally:
         if client is not None:
             client.close()
@@ -74,6 +94,7 @@ def cmd_plot(args) -> int:
         kind = "heatmap" if args.y and args.y in t.params else (
             "pareto" if args.y else "line")
     out = args.output or f"{args.results.rstrip('/')}/{kind}.png"
+    out = str(output_file(out, f"{kind}.png"))
     w = key_values(args.where, "--where", "context=2048")
     if kind == "heatmap":
         if not (args.x and args.y and args.metric):
@@ -97,6 +118,8 @@ def cmd_search(args) -> int:
     batch = ints(args.batch, "batch")
     if len(batch) != 1:
         raise NmcError("search takes one --batch")
+    if not math.isfinite(args.target):
+        raise NmcError(f"--target must be a finite number, got {args.target}")
     kw = scenario_kw(args, batch[0])           # scenario fields + --set overrides
     fields = set(Scenario.__dataclass_fields__)
     scen = {k: v for k, v in kw.items() if k in fields}
@@ -133,6 +156,16 @@ def register(sub) -> None:
     q.add_argument("--precision", choices=["float64", "float32"], help="result columns on disk "
                    "(default float64, exact; float32 halves size and write time)")
     q.add_argument("--threads", type=int, help="numba threads (default: all cores)")
+    q.add_argument("--max-points", type=float, metavar="N", help="refuse sweeps of more points "
+                   "(default 1e10)")
+    q.add_argument("--max-memory", metavar="BYTES", help="refuse sweeps that need more memory, "
+                   "e.g. '64 GB' (default: half of the memory available)")
+    q.add_argument("--max-disk", metavar="BYTES", help="refuse sweeps that write more, e.g. "
+                   "'2 TB' (default: the free space of the output's file system)")
+    q.add_argument("--max-hours", type=float, metavar="H", help="refuse sweeps estimated to "
+                   "take longer (default 24)")
+    q.add_argument("--estimate", action="store_true", help="print the estimate (points, "
+                   "memory, disk, time) and whether it is within the limits; run nothing")
     q.add_argument("--columns", help="result columns to write, comma separated (default: all; "
                    "swept parameters are always written), e.g. tokens_per_s,bound,fits")
     q.add_argument("--overwrite", action="store_true", help="discard results of another sweep")

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..errors import NmcError
-from ..report.tables import render, to_csv, to_json
-from .common import add_model_args, ints, model_spec, names, overrides
+from ..report.tables import render, to_csv, to_json, wrap
+from .common import add_model_args, add_wide, ints, model_spec, names, overrides
 
 SEARCH_COLS = ["tp", "pp", "dp", "micro_batch", "n_micro", "recompute", "zero", "step_time_s",
                "tokens_per_s", "mfu", "hfu", "memory_gb", "bubble", "time_to_train_days"]
@@ -23,7 +23,7 @@ def _opt_ints(text, what):
 def cmd_train(args) -> int:
     from ..analysis.training import search, train
     tokens = _float(args.tokens, "tokens") if args.tokens is not None else None
-    over = overrides(args.set)
+    over = overrides(args.set, args)
     if args.search:
         rows = search(model_spec(args, args.model), args.arch, devices=args.devices, global_batch=args.global_batch,
                       seq=args.seq, tp=_opt_ints(args.tp, "tp"), pp=_opt_ints(args.pp, "pp"),
@@ -42,7 +42,7 @@ def cmd_train(args) -> int:
         else:
             print(f"fastest configurations that fit: {args.model} on {args.devices} x {args.arch}, "
                   f"global batch {args.global_batch} x {args.seq} tokens")
-            print(render(rows, cols))
+            print(render(rows, cols, wide=args.wide))
         return 0
     one = lambda text, what, d: d if text is None else _single(text, what)
     r = train(model_spec(args, args.model, announce=False), args.arch, devices=args.devices, tp=one(args.tp, "tp", 1),
@@ -66,36 +66,40 @@ def cmd_train(args) -> int:
     c = r.config
     g = 1e9
     mem = d["memory_per_device"]
-    print(f"{r.model.name} on {c.devices} x {r.arch.name}: tp {c.tp} pp {c.pp} dp {c.dp}"
+    say(f"{r.model.name} on {c.devices} x {r.arch.name}: tp {c.tp} pp {c.pp} dp {c.dp}"
           + (f" ep {c.ep}" if c.ep > 1 else "") + (f" cp {c.cp}" if c.cp > 1 else "")
           + f", micro-batch {c.micro_batch} x "
           f"{c.n_micro}, global batch {c.global_batch} x {c.seq} tokens, recompute {c.recompute}, "
           f"ZeRO-{c.zero}, {c.dtype}")
-    print(f"  params {r.model.params() / 1e9:.2f} B, {d['params_per_device'] / 1e9:.3g} B per "
+    say(f"  params {r.model.params() / 1e9:.2f} B, {d['params_per_device'] / 1e9:.3g} B per "
           f"device, {d['layers_per_stage']} layers on the slowest stage")
-    print(f"  memory per device {mem['total_bytes'] / g:.1f} GB (weights "
-          f"{mem['weights_bytes'] / g:.1f}, grads {mem['grads_bytes'] / g:.1f}, optimizer "
-          f"{mem['optimizer_bytes'] / g:.1f}, activations {mem['activations_bytes'] / g:.1f}) of "
-          f"{mem['capacity_bytes'] / g:.1f} usable: {'fits' if r.fits else 'DOES NOT FIT'}")
+    say(f"  memory per device {mem['total_bytes'] / g:.1f} GB of {mem['capacity_bytes'] / g:.1f} "
+        f"usable: {'fits' if r.fits else 'DOES NOT FIT'} (weights {mem['weights_bytes'] / g:.1f}, "
+        f"grads {mem['grads_bytes'] / g:.1f}, optimizer {mem['optimizer_bytes'] / g:.1f}, "
+        f"activations {mem['activations_bytes'] / g:.1f})")
     if not r.fits:
-        print(f"  not evaluated: {r.reason}")
+        say(f"  not evaluated: {r.reason}")
         for w in r.warnings[:-1]:
-            print(f"  warning: {w}")
+            say(f"  warning: {w}")
         return 1
-    print(f"  step {d['step_time_s']:.4g} s   tokens/s {d['tokens_per_s']:.4g} "
+    say(f"  step {d['step_time_s']:.4g} s   tokens/s {d['tokens_per_s']:.4g} "
           f"({d['tokens_per_s_per_device']:.4g} per device)")
-    print(f"  MFU {d['mfu']:.1%}   HFU {d['hfu']:.1%}   model {d['model_tflops_per_device']:.1f} "
+    say(f"  MFU {d['mfu']:.1%}   HFU {d['hfu']:.1%}   model {d['model_tflops_per_device']:.1f} "
           f"TFLOP/s per device   hardware {d['hardware_tflops_per_device']:.1f} TFLOP/s per device")
     if "time_to_train_s" in d:
-        print(f"  {d['tokens']:.3g} tokens: {d['time_to_train_days']:.2f} days, "
+        say(f"  {d['tokens']:.3g} tokens: {d['time_to_train_days']:.2f} days, "
               f"{d['device_hours']:.4g} device-hours, {d['energy_to_train_mwh']:.4g} MWh")
-    print(f"  energy per step {d['energy_per_step_j'] / 1e6:.3g} MJ "
+    say(f"  energy per step {d['energy_per_step_j'] / 1e6:.3g} MJ "
           f"({d['avg_power_per_device_w']:.0f} W per device)")
-    print(f"  bottleneck: {d['bottleneck']}  (" + ", ".join(
+    say(f"  bottleneck: {d['bottleneck']}  (" + ", ".join(
         f"{k} {v:.1%}" for k, v in d["time_shares"].items() if v > 0.0005) + ")")
     for w in r.warnings:
-        print(f"  warning: {w}")
+        say(f"  warning: {w}")
     return 0
+
+
+def say(text: str) -> None:
+    print(wrap(text))
 
 
 def _single(text, what):
@@ -151,5 +155,6 @@ def register(sub) -> None:
     q.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override an architecture parameter, e.g. --set net_bw='25 GB/s'")
     q.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    add_wide(q)
     q.set_defaults(func=cmd_train)
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import NmcError
+from ..paths import output_dir, output_file, write_error
 from ..report.tables import render, to_csv, to_json
 from ..validation import measurements
+from .common import add_wide
+
+
+SHOWN = 5          # rows not predicted listed without -v
 
 
 HEADLINE = "evaluation"
@@ -34,8 +40,16 @@ def _breakdown_table(serving: dict) -> list[dict]:
 def cmd_validate(args) -> int:
     from ..plot.validation import validation_scatter
     from ..validation.runner import breakdown, by_split, run
-    rows = measurements.load(args.data) if args.data else None
-    groups = [g.strip() for g in args.group.split(",")] if args.group else None
+    if args.out:
+        output_dir(args.out)
+    invalid: list[dict] = []
+    rows = measurements.load(args.data, invalid=invalid) if args.data else None
+    invalid = [{k: v for k, v in r.items() if k != "where"} for r in invalid]
+    groups = [g.strip() for g in args.group.split(",") if g.strip()] if args.group else None
+    for g in groups or []:
+        if g not in measurements.GROUPS:
+            raise NmcError(f"--group: unknown group {g!r} (groups: "
+                           f"{', '.join(measurements.GROUPS)})")
     # default: the evaluation rows as the headline, the calibration rows in a table of their own
     splits = ("evaluation", "calibration") if args.split is None else (args.split,)
     res = run(rows, split="all" if args.split is None else args.split, groups=groups)
@@ -46,7 +60,8 @@ def cmd_validate(args) -> int:
     summary = {"headline_split": HEADLINE if HEADLINE in parts else None,
                "splits": {s: {"title": SPLIT_TITLES[s], "groups": parts[s]["groups"],
                               "serving_by_metric": parts[s]["serving"],
-                              "skipped": parts[s]["skipped"]} for s in splits}}
+                              "skipped": parts[s]["skipped"]} for s in splits},
+               "invalid": invalid}
     if args.format == "json":
         print(to_json(summary))
     elif args.format == "markdown":
@@ -64,23 +79,37 @@ def cmd_validate(args) -> int:
     else:
         for i, s in enumerate(splits):
             print(("\n" if i else "") + f"nmc validation: {SPLIT_TITLES[s]}\n")
-            print(render(_summary_table(parts[s]["groups"])))
+            print(render(_summary_table(parts[s]["groups"]), wide=args.wide))
             if parts[s]["serving"]:
                 print("\nserving rows by metric:\n")
-                print(render(_breakdown_table(parts[s]["serving"])))
-            print(f"\n{len(parts[s]['rows'])} rows predicted, {len(parts[s]['skipped'])} skipped")
+                print(render(_breakdown_table(parts[s]["serving"]), wide=args.wide))
+            print(f"\n{len(parts[s]['rows'])} rows predicted, {len(parts[s]['skipped'])} not "
+                  "predicted")
             if args.rows:
                 print()
-                print(_rows_table(parts[s], markdown=args.format == "markdown"))
-            if args.verbose:
-                for k in parts[s]["skipped"]:
-                    print(f"  skipped {k['id']} [{k['group']}]: {k['reason']}")
+                print(_rows_table(parts[s], markdown=False, wide=args.wide))
+            skipped = parts[s]["skipped"]
+            shown = skipped if args.verbose else skipped[:SHOWN] if not args.rows else []
+            for k in shown:
+                line = (f"  not predicted: {k['id']}" + (f" [{k['group']}]" if k["group"] else "")
+                        + f": {k['reason']}")
+                print(line if args.verbose or args.wide or len(line) <= 120 else line[:119] + "…")
+            if shown and len(shown) < len(skipped):
+                print(f"  ... and {len(skipped) - len(shown)} more (-v lists every row)")
+        if invalid:
+            print(f"\n{len(invalid)} invalid rows in --data (not predicted):")
+            for k in invalid:
+                print(f"  not predicted: {k.get('id') or '?'}: {k['reason']}")
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "validation.csv").write_text(to_csv(res["rows"]))
-        (out / "skipped.csv").write_text(to_csv(res["skipped"], ["id", "group", "split", "reason"]))
-        (out / "summary.json").write_text(to_json(summary))
+        out = output_dir(args.out)
+        for name, text in (("validation.csv", to_csv(res["rows"])),
+                           ("skipped.csv", to_csv(invalid + res["skipped"],
+                                                  ["id", "group", "split", "reason"])),
+                           ("summary.json", to_json(summary))):
+            try:
+                (out / name).write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise write_error(out / name, e) from None
         paths = validation_scatter(res["rows"], out / "validation_scatter.png") if res["rows"] else []
         print("wrote " + ", ".join(str(p) for p in [out / "validation.csv", *paths]), file=sys.stderr)
     return 0
@@ -97,7 +126,7 @@ def _markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def _rows_table(res: dict, markdown: bool) -> str:
+def _rows_table(res: dict, markdown: bool, wide: bool = False) -> str:
     """Every row: measured, predicted and the error, then the rows not predicted with why."""
     rows = [{"id": r["id"], "group": r["group"], "metric": r["metric"], "split": r["split"],
              "measured": r["measured"], "predicted": r["predicted"],
@@ -105,7 +134,7 @@ def _rows_table(res: dict, markdown: bool) -> str:
     rows += [{"id": s["id"], "group": s["group"], "metric": "", "split": "", "measured": None,
               "predicted": None, "error": f"not predicted: {s['reason']}"} for s in res["skipped"]]
     if not markdown:
-        return render(rows)
+        return render(rows, wide=wide)
     cols = ["id", "group", "metric", "split", "measured", "predicted", "error"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -117,6 +146,8 @@ def _rows_table(res: dict, markdown: bool) -> str:
 
 def cmd_calibrate(args) -> int:
     from ..validation.calibrate import calibrate, write_preset
+    if args.output:
+        args.output = str(output_file(args.output, "calibrated.toml"))
     rows = measurements.load([args.data])
     if args.split != "all":
         rows = [r for r in rows if r["split"] == args.split]
@@ -163,6 +194,7 @@ def register(sub) -> None:
     q.add_argument("--format", default="text", choices=["text", "json", "markdown"],
                    help="markdown: the tables as Markdown (docs/validation.md); with --rows the "
                         "per-row tables too")
+    add_wide(q)
     q.add_argument("--rows", action="store_true",
                    help="also list every row: measured, predicted, error (and why a row is skipped)")
     q.add_argument("-o", "--out", help="write validation.csv, skipped.csv, summary.json and the scatter plot here")

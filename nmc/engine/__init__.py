@@ -12,6 +12,6 @@ with kernels_cache_dir():
     from . import (  # noqa: F401  (decorating the kernels: their cache path is fixed here)
         aimc, aimc_train, collectives, gpu, mapping, ops, passes, pim, train, evaluate, serve, serve_loop,
     )
-    from .evaluate import evaluate_grid, evaluate_point  # noqa: F401
+    from .evaluate import evaluate_grid, evaluate_point, point_entry  # noqa: F401
 
 CACHE_DIR = cache_dir()     # where this process's kernels cache (sweep fingerprints use it)

@@ -18,13 +18,15 @@ from .layout import (
     R_TOKENS_PER_S, R_TPOT, R_TTFT, R_WEIGHT_BYTES, S_ADT, S_BATCH, S_CONTEXT, S_GEN, S_KVDT,
     S_DEQUANT, S_EP, S_PHASE, S_PROMPT, S_RUNTIME, S_TP, S_WDT,
 )
+from .mapping import family_of
 from .ops import build_ops, footprint
 from .passes import RATE_MASK, cost_pass
 from .pim import static_power, usable_capacity
 
 
 @njit(cache=True, inline="always")
-def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep_terms):
+def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep_terms, host,
+               pim, aimc):
     """Evaluate one (model, scenario, arch) point into out[p, :N_RESULTS] with caller-owned scratch
     (row p is indexed, not sliced: a slice per point would touch the shared reference count of
     out from every thread).
@@ -34,7 +36,7 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
     model and scenario only); reprep=False also keeps the host structure stage (prep, px sums),
     valid when in addition no arch parameter outside gpu.RATE_PARAMS moved. rebuild implies
     reprep. keep_terms=False leaves terms unwritten on host-only arches. The generate phase
-    always rebuilds."""
+    always rebuilds. host, pim, aimc: the engines compiled in, True or None (mapping.py)."""
     for k in range(N_ACC):
         acc[k] = 0.0
     b = s[S_BATCH]
@@ -74,7 +76,8 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
         if rebuild:
             build_ops(m, b, q, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME], ops,
                       s[S_DEQUANT], ep)
-        t_pass = cost_pass(ops, a, s, terms, acc, prep, px, rebuild or reprep, keep_terms)
+        t_pass = cost_pass(ops, a, s, terms, acc, prep, px, rebuild or reprep, keep_terms,
+                           host, pim, aimc)
         if i == 0 and phase != PHASE_DECODE:
             ttft = t_pass
         elif phase == PHASE_DECODE:
@@ -125,16 +128,16 @@ def point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep
         if shares[k] > shares[best]:
             best = k
     out[p, R_BOUND] = best
-    if a[A_AIMC_TILES] > 0.0:      # AIMC whole-model figures; NaN on other families (checked
-        aimc_summary(m, s, a, ops, terms, out[p])     # here: no call, no row slice per point)
-    else:
+    if aimc is not None and a[A_AIMC_TILES] > 0.0:    # AIMC whole-model figures; NaN on
+        aimc_summary(m, s, a, ops, terms, out[p])       # other families (checked here: no
+    else:                                               # call, no row slice per point)
         for k in range(R_AIMC_TILES, N_RESULTS):
             out[p, k] = math.nan
 
 
 @njit(cache=True)
 def walk_range(m, s, a, ax_target, ax_index, ax_dim, ax_values, dim_sizes, moves_ops,
-               moves_prep, start, lo, hi, out, keep_terms, ops, terms):
+               moves_prep, start, lo, hi, out, keep_terms, ops, terms, host, pim, aimc):
     """Evaluate grid points start+lo .. start+hi-1 into out[lo:hi] on this thread: the one loop
     behind evaluate_point (a grid of one point) and each chunk of evaluate_grid.
 
@@ -142,7 +145,8 @@ def walk_range(m, s, a, ax_target, ax_index, ax_dim, ax_values, dim_sizes, moves
     (0 = arch, 1 = scenario, 2 = model) at ax_index[j] to ax_values[j, index of dim ax_dim[j]]
     (axes sharing a dim are zipped), writing m, s, a in place. An odometer steps the index; only
     axes of dims that moved are written; the operator table is rebuilt only when a dim that
-    moves_ops moved, the host structure stage only when one that moves_prep (or moves_ops) did."""
+    moves_ops moved, the host structure stage only when one that moves_prep (or moves_ops) did.
+    host, pim, aimc: the engines compiled in, True or None (mapping.py)."""
     n_dims = dim_sizes.shape[0]
     n_axes = ax_target.shape[0]
     acc = np.empty(N_ACC)
@@ -174,7 +178,8 @@ def walk_range(m, s, a, ax_target, ax_index, ax_dim, ax_values, dim_sizes, moves
                     rebuild = True
                 if moves_prep[k]:
                     reprep = True
-        point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep_terms)
+        point_into(m, s, a, ops, terms, out, p, acc, prep, px, rebuild, reprep, keep_terms,
+                   host, pim, aimc)
         # odometer step to the next row-major multi-index
         for k in range(n_dims):
             changed[k] = False
@@ -186,17 +191,64 @@ def walk_range(m, s, a, ax_target, ax_index, ax_dim, ax_values, dim_sizes, moves
             idx[k] = 0
 
 
+# point_into compiled as a function of its own (not inlined) for the per-point entries below:
+# inlining copies its IR into the caller, which costs ~2 s of a cold start; the sweep kernel
+# inlines it (walk_range: a call per point would cost ~10% of the sweep speed). Same Python
+# function, same arithmetic: only the call boundary differs.
+point_into_call = njit(cache=True)(point_into.py_func)
+
+
+@njit(cache=True, inline="always")
+def _point(m, s, a, ops, terms, res, host, pim, aimc):
+    """point_into for one point: fresh scratch, every per-operator term kept."""
+    acc = np.empty(N_ACC)
+    prep = np.empty((N_PREP, N_SLOTS))
+    px = np.empty(N_PX)
+    keep = ops.shape[0] >= 0           # run-time True: a literal would add a compiled variant
+    point_into_call(m, s, a, ops, terms, res.reshape((res.shape[0], 1)).T, 0, acc, prep, px,
+                    keep, keep, keep, host, pim, aimc)
+    # res as a [1, N_RESULTS] column-major array: the layout sweeps use (sweep.result_buffer)
+
+
 @njit(cache=True)
 def evaluate_point(m, s, a, ops, terms, res):
     """Evaluate one (model, scenario, arch) point into res[N_RESULTS]. ops/terms are scratch
-    (after return they hold the last pass evaluated, every per-operator term filled)."""
+    (after return they hold the last pass evaluated, every per-operator term filled). Compiles
+    every family's engines, through the sweep kernel's walk_range (compiled once for both);
+    point_entry(a) gives an entry that compiles only a's family, with the same results bit for
+    bit."""
     none = np.empty(0, dtype=np.int64)
     flags = np.empty(0, dtype=np.bool_)
     zero = none.shape[0]        # run-time values: literal arguments would compile walk_range
     walk_range(m, s, a, none, none, none, np.empty((0, 1)), none, flags, flags, zero, zero,
-               zero + 1, res.reshape((res.shape[0], 1)).T, zero == 0, ops, terms)   # again;
-    # res as a [1, N_RESULTS] column-major array: the layout sweeps use (sweep.result_buffer),
-    # so walk_range is compiled once
+               zero + 1, res.reshape((res.shape[0], 1)).T, zero == 0, ops, terms, True, True,
+               True)            # again; res as a [1, N_RESULTS] column-major array: the layout
+    # sweeps use (sweep.result_buffer), so walk_range is compiled once
+
+
+@njit(cache=True)
+def evaluate_point_host(m, s, a, ops, terms, res):
+    """evaluate_point for a host-only arch (no PIM units, no AIMC tiles): host engine only."""
+    _point(m, s, a, ops, terms, res, True, None, None)
+
+
+@njit(cache=True)
+def evaluate_point_pim(m, s, a, ops, terms, res):
+    """evaluate_point for a PIM system (pim_banks > 0, no AIMC tiles): host and PIM engines."""
+    _point(m, s, a, ops, terms, res, None, True, None)
+
+
+@njit(cache=True)
+def evaluate_point_aimc(m, s, a, ops, terms, res):
+    """evaluate_point for an AIMC chip (aimc_tiles > 0, no PIM units): tiles, digital unit."""
+    _point(m, s, a, ops, terms, res, None, None, True)
+
+
+def point_entry(a):
+    """The evaluate_point entry that compiles only the engines of arch vector a's family (a
+    first `nmc analyze` on a GPU compiles in ~1/4 of the time of evaluate_point)."""
+    return {"host": evaluate_point_host, "pim": evaluate_point_pim,
+            "aimc": evaluate_point_aimc}.get(family_of(a), evaluate_point)
 
 
 @njit(cache=True, parallel=True, nogil=True)   # nogil: sweeps write chunks meanwhile
@@ -225,4 +277,4 @@ def evaluate_grid(m, s0, a0, ax_target, ax_index, ax_dim, ax_values, dim_sizes, 
             continue
         walk_range(m.copy(), s0.copy(), a0.copy(), ax_target, ax_index, ax_dim, ax_values,
                    dim_sizes, moves_ops, moves_prep, start, lo, hi, out, n < 0,
-                   np.empty((N_SLOTS, N_OF)), np.empty((N_SLOTS, N_TERMS)))
+                   np.empty((N_SLOTS, N_OF)), np.empty((N_SLOTS, N_TERMS)), True, True, True)

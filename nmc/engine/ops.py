@@ -47,37 +47,51 @@ K_ROUTER_RT = (4.0, 2.0, 2.0)
 
 @njit(cache=True, inline="always")
 def _gemm(ops, s, count, M, N, K, G, wb, ab, adt, static):
-    ops[s, O_COUNT] = count
-    ops[s, O_KIND] = K_GEMM
-    ops[s, O_M] = M
-    ops[s, O_N] = N
-    ops[s, O_K] = K
-    ops[s, O_G] = G
-    ops[s, O_FLOPS] = 2.0 * M * N * K * G
-    ops[s, O_W] = K * N * G * wb
-    ops[s, O_AIN] = M * K * G * ab
-    ops[s, O_AOUT] = M * N * G * ab
-    ops[s, O_DTYPE] = adt
-    ops[s, O_KERNELS] = 1.0
-    ops[s, O_STATIC] = static
-    ops[s, O_TFRAC] = 1.0
+    """Row s of ops: count instances of an [M, K] x [K, N] product, G groups (weights wb, and
+    activations ab bytes per element, compute dtype adt, static weights or not)."""
+    _gemm_row(ops[s], count, M, N, K, G, wb, ab, adt, static)
+
+
+@njit(cache=True)   # one compiled body, called per row: inlined at each of build_ops' ~11 rows
+def _gemm_row(row, count, M, N, K, G, wb, ab, adt, static):     # it cost ~1 s of cold start
+    row[O_COUNT] = count
+    row[O_KIND] = K_GEMM
+    row[O_M] = M
+    row[O_N] = N
+    row[O_K] = K
+    row[O_G] = G
+    row[O_FLOPS] = 2.0 * M * N * K * G
+    row[O_W] = K * N * G * wb
+    row[O_AIN] = M * K * G * ab
+    row[O_AOUT] = M * N * G * ab
+    row[O_DTYPE] = adt
+    row[O_KERNELS] = 1.0
+    row[O_STATIC] = static
+    row[O_TFRAC] = 1.0
 
 
 @njit(cache=True, inline="always")
 def _vec(ops, s, kind, count, elems_in, elems_out, flops, wbytes, ab):
-    ops[s, O_COUNT] = count
-    ops[s, O_KIND] = kind
-    ops[s, O_M] = elems_out
-    ops[s, O_N] = 1.0
-    ops[s, O_K] = 1.0
-    ops[s, O_G] = 1.0
-    ops[s, O_FLOPS] = flops
-    ops[s, O_W] = wbytes
-    ops[s, O_AIN] = elems_in * ab
-    ops[s, O_AOUT] = elems_out * ab
-    ops[s, O_DTYPE] = 0.0
-    ops[s, O_KERNELS] = 1.0
-    ops[s, O_TFRAC] = 1.0
+    """Row s of ops: count instances of an element-wise/vector operator of kind `kind`."""
+    _vec_row(ops[s], float(kind), count, elems_in, elems_out, flops, wbytes, ab)   # kind: a
+    # literal int at every call site; as a float (what the row stores) one compiled variant
+
+
+@njit(cache=True)   # one compiled body (as _gemm_row)
+def _vec_row(row, kind, count, elems_in, elems_out, flops, wbytes, ab):
+    row[O_COUNT] = count
+    row[O_KIND] = kind
+    row[O_M] = elems_out
+    row[O_N] = 1.0
+    row[O_K] = 1.0
+    row[O_G] = 1.0
+    row[O_FLOPS] = flops
+    row[O_W] = wbytes
+    row[O_AIN] = elems_in * ab
+    row[O_AOUT] = elems_out * ab
+    row[O_DTYPE] = 0.0
+    row[O_KERNELS] = 1.0
+    row[O_TFRAC] = 1.0
 
 
 @njit(cache=True, inline="always")

@@ -122,29 +122,37 @@ def cost_host(prep, px, a, s, terms, acc, keep_terms):
     acc[ACC_DRAM] += px[PX_DRAM]
     acc[ACC_TIME] += total
     if keep_terms:
-        for i in range(terms.shape[0]):
-            for k in range(N_TERMS):
-                terms[i, k] = 0.0
-        for j in range(int(px[PX_ACTIVE])):
-            t_coll = (coll_time(prep[P_COMM, j] - 1.0, prep[P_BUF, j], prep[P_GRP, j],
-                                prep[P_STRIDE, j], a) if prep[P_COMM, j] > 0 else 0.0)
-            tc, tm, tl, tx, dram, sram, e = gpu_time(
-                px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
-                prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],
-                prep[P_KERN, j], prep[P_LINK, j], t_coll, prep[P_COMM, j], r)
-            i = int(prep[P_ROW, j])
-            terms[i, T_COMPUTE] = tc
-            terms[i, T_MEM] = tm
-            terms[i, T_LAT] = tl
-            terms[i, T_COMM] = tx
-            terms[i, T_TOTAL] = prep[P_N, j] * (max(tc, tm) + tl + tx)
-            terms[i, T_ENERGY] = e
-            terms[i, T_DRAM] = dram
-            terms[i, T_SRAM] = sram
-            terms[i, T_BOUND] = bound_code(tc, tm, tl, tx)
-            terms[i, T_ENGINE] = ENGINE_HOST
-            terms[i, T_PEAK] = matrix_peak(a, int(prep[P_CLS, j]))
+        host_terms(prep, px, a, r, terms)
     return total
+
+
+@njit(cache=True)      # not inlined: sweeps never keep terms, and its IR copied into every
+def host_terms(prep, px, a, r, terms):      # caller of cost_host cost ~0.5 s of cold start
+    """The per-operator terms of a host-only pass (the API's breakdown; cost_host with
+    keep_terms): gpu_time per active row from prepare_host's tables, rates r (gpu_rates) and
+    the per-class rates in px."""
+    for i in range(terms.shape[0]):
+        for k in range(N_TERMS):
+            terms[i, k] = 0.0
+    for j in range(int(px[PX_ACTIVE])):
+        t_coll = (coll_time(prep[P_COMM, j] - 1.0, prep[P_BUF, j], prep[P_GRP, j],
+                            prep[P_STRIDE, j], a) if prep[P_COMM, j] > 0 else 0.0)
+        tc, tm, tl, tx, dram, sram, e = gpu_time(
+            px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
+            prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],
+            prep[P_KERN, j], prep[P_LINK, j], t_coll, prep[P_COMM, j], r)
+        i = int(prep[P_ROW, j])
+        terms[i, T_COMPUTE] = tc
+        terms[i, T_MEM] = tm
+        terms[i, T_LAT] = tl
+        terms[i, T_COMM] = tx
+        terms[i, T_TOTAL] = prep[P_N, j] * (max(tc, tm) + tl + tx)
+        terms[i, T_ENERGY] = e
+        terms[i, T_DRAM] = dram
+        terms[i, T_SRAM] = sram
+        terms[i, T_BOUND] = bound_code(tc, tm, tl, tx)
+        terms[i, T_ENGINE] = ENGINE_HOST
+        terms[i, T_PEAK] = matrix_peak(a, int(prep[P_CLS, j]))
 
 
 @njit(cache=True, inline="always")
@@ -186,15 +194,16 @@ def add_row(acc, n, tc, tm, tl, tx, energy, flops, dram):
 
 
 @njit(cache=True)
-def cost_rows(ops, a, s, terms, acc, on_host):
+def cost_rows(ops, a, s, terms, acc, on_host, pim=True, aimc=True):
     """Cost every row of ops (any number of rows) one by one and add it into acc with add_row;
     return the pass time. on_host: every row on the host roofline (gpu.gpu_cost; training);
     else on the engine the mapping picks (PIM and AIMC systems, planned per pass by
-    mapping.plan_engines, which reads the standard N_SLOTS operator table)."""
+    mapping.plan_engines, which reads the standard N_SLOTS operator table). pim, aimc: None
+    leaves that engine out of the compiled code (mapping.py)."""
     total = 0.0
     t_pim = 0.0
     if not on_host:
-        plan_engines(ops, a, s, terms)
+        plan_engines(ops, a, s, terms, pim)
     for i in range(ops.shape[0]):
         n = ops[i, O_COUNT]
         if n == 0.0:
@@ -205,7 +214,7 @@ def cost_rows(ops, a, s, terms, acc, on_host):
             gpu_cost(ops, i, a, s[S_TP], s[S_RUNTIME], terms)
             terms[i, T_ENGINE] = ENGINE_HOST
         else:
-            map_and_cost(ops, i, a, s, terms)
+            map_and_cost(ops, i, a, s, terms, pim, aimc)
         tc = terms[i, T_COMPUTE]
         tm = terms[i, T_MEM]
         tl = terms[i, T_LAT]
@@ -224,22 +233,27 @@ def cost_rows(ops, a, s, terms, acc, on_host):
 
 
 @njit(cache=True, inline="always")
-def cost_pass(ops, a, s, terms, acc, prep, px, reprep, keep_terms):
+def cost_pass(ops, a, s, terms, acc, prep, px, reprep, keep_terms, host, pim, aimc):
     """Cost one pass, add totals into acc, return its time. Host-only arches: prepare_host (when
     reprep) then cost_host; PIM and AIMC systems: cost_rows. Reads ops only: the sweep reuses one
-    operator table (and one prep) across architecture points."""
-    if is_host_only(a):
-        if reprep:
-            prepare_host(ops, a, s[S_TP], prep, px)
-        return cost_host(prep, px, a, s, terms, acc, keep_terms)
-    return cost_rows(ops, a, s, terms, acc, False)
+    operator table (and one prep) across architecture points. host, pim, aimc: the engines
+    compiled in, True or None (mapping.py): with all three the arch vector chooses at run time;
+    with the host alone only the host path is compiled, without it only cost_rows."""
+    if host is None:                    # PIM or AIMC engines only
+        return cost_rows(ops, a, s, terms, acc, False, pim, aimc)
+    if pim is not None or aimc is not None:     # (the host engine alone: no cost_rows)
+        if not is_host_only(a):
+            return cost_rows(ops, a, s, terms, acc, False, pim, aimc)
+    if reprep:                          # one call site of each inlined function: numba copies
+        prepare_host(ops, a, s[S_TP], prep, px)     # its IR per site (compile time)
+    return cost_host(prep, px, a, s, terms, acc, keep_terms)
 
 
 @njit(cache=True)
 def cost_ops(ops, a, s, terms, acc):
     """cost_pass with fresh scratch, every per-operator term written (kernel API, aimc_train)."""
     return cost_pass(ops, a, s, terms, acc, np.empty((N_PREP, ops.shape[0])), np.empty(N_PX),
-                     True, True)
+                     True, True, True, True, True)
 
 
 @njit(cache=True)

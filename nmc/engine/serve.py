@@ -73,7 +73,7 @@ def price_batch(m, s, a, agg, ops, terms, acc, prep, px):
                     ops, ep)
     for k in range(N_ACC):
         acc[k] = 0.0
-    t = cost_pass(ops, a, s, terms, acc, prep, px, True, False)
+    t = cost_pass(ops, a, s, terms, acc, prep, px, True, False, True, True, True)
     return t, acc[ACC_ENERGY] * s[S_TP] * ep
 
 
@@ -117,13 +117,13 @@ def price_decode(m, s, a, n, span, ops, att, terms, acc, prep, px, memo, agg):
         ops[OP_KVB, O_COUNT] = 0.0          # MLA's kv_up_proj: attention_rows writes it (att)
         for k in range(N_ACC):
             acc[k] = 0.0
-        memo[n, 0] = cost_pass(ops, a, s, terms, acc, prep, px, True, False)
+        memo[n, 0] = cost_pass(ops, a, s, terms, acc, prep, px, True, False, True, True, True)
         memo[n, 1] = acc[ACC_ENERGY] * tp * ep
     c = span / n
     attention_rows(att, m, n / ep, 1.0, c, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME])
     for k in range(N_ACC):
         acc[k] = 0.0
-    t = cost_pass(att, a, s, terms, acc, prep, px, True, False)
+    t = cost_pass(att, a, s, terms, acc, prep, px, True, False, True, True, True)
     return memo[n, 0] + t, memo[n, 1] + acc[ACC_ENERGY] * tp * ep
 
 

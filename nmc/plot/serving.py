@@ -37,7 +37,7 @@ def series_chart(report, path, title: str | None = None):
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, "series.png")
 
 
 def pareto_chart(rows, path, y: str = "ttft_p90_s", x: str | None = None,
@@ -87,4 +87,4 @@ def pareto_chart(rows, path, y: str = "ttft_p90_s", x: str | None = None,
     ax.set_title(title or "capacity search: each layout at its highest rate under the SLO",
                  fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, "pareto.png")

@@ -14,28 +14,34 @@ from matplotlib.patches import Patch
 
 from ..engine.layout import BOUND_NAMES
 from ..errors import ConfigError
+from ..units import eng
+from .labels import PREFIXED, axis_label, eng_axis, unit_of
+from .output import save_figure
 
 HATCHES = ("", "//", "..", "xx")
 LOWER_IS_BETTER = {"latency_s", "ttft_s", "tpot_s", "energy_j", "energy_per_token_j",
                    "memory_bytes", "t_compute_s", "t_memory_s", "t_latency_s", "t_comm_s"}
 
 
-def _save(fig, path) -> list[Path]:
-    p = Path(path)
-    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
-        p = p.with_suffix(".png")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    outs = [p] if p.suffix.lower() != ".png" else [p, p.with_suffix(".svg")]
-    for o in outs:
-        fig.savefig(o, dpi=140, bbox_inches="tight")
-    plt.close(fig)
-    return outs
+def _save(fig, path, default_name: str = "plot.png") -> list[Path]:
+    return save_figure(fig, path, default_name)
 
 
 def _need(table, *cols):
     for c in cols:
         if c and c not in table:
             raise ConfigError(f"no column {c!r} in the sweep; columns: {', '.join(table.keys())}")
+
+
+def _need_params(table, *names):
+    """Axes of a heatmap or line chart: swept parameters, each once."""
+    for n in names:
+        if n and n not in table.params:
+            raise ConfigError(f"{n!r} is not a swept parameter of this sweep (swept: "
+                              f"{', '.join(table.params)}); results go in --metric")
+    given = [n for n in names if n]
+    if len(set(given)) < len(given):
+        raise ConfigError(f"the same parameter on two axes ({', '.join(given)})")
 
 
 def select(table, keep: tuple[str, ...], where: dict | None = None):
@@ -52,9 +58,16 @@ def select(table, keep: tuple[str, ...], where: dict | None = None):
             w = where.pop(p)
             if col.dtype == object:
                 sel = col == str(w)
+                if not sel.any():
+                    raise ConfigError(f"--where {p}={w}: no such value in the sweep (values: "
+                                      f"{', '.join(dict.fromkeys(col))})")
             else:
                 vals = np.unique(table.columns[p])
-                v = float(w)
+                try:
+                    v = float(w)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"--where {p}={w}: not a number (values: "
+                                      f"{', '.join(f'{x:g}' for x in vals[:12])})") from None
                 sel = np.isclose(table.columns[p], vals[np.argmin(np.abs(vals - v))])
             if not sel.any():
                 raise ConfigError(f"--where {p}={w}: no such value in the sweep")
@@ -84,91 +97,216 @@ def _logish(v) -> bool:
     return len(u) > 2 and u.min() > 0 and u.max() / u.min() > 20
 
 
-def _fmt_fixed(fixed: dict) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in fixed.items())
+def _fmt_value(p: str, v) -> str:
+    if isinstance(v, str):
+        return v
+    unit = unit_of(p)
+    return eng(float(v), unit) if unit in PREFIXED else f"{float(v):g}{' ' + unit if unit else ''}"
+
+
+def _fmt_fixed(fixed: dict, table=None, where: dict | None = None) -> str:
+    """The swept parameters not on an axis and the value each is shown at; one left at its
+    first value says so (--where PARAM=VALUE picks another)."""
+    parts = []
+    for k, v in fixed.items():
+        if where is not None and k not in (where or {}) and table is not None:
+            n = len(np.unique(table.columns[k]))
+            parts.append(f"{k} = {_fmt_value(k, v)} (first of {n} values; --where {k}=...)")
+        else:
+            parts.append(f"{k} = {_fmt_value(k, v)}")
+    return ", ".join(parts)
+
+
+def sweep_scenario(table) -> str:
+    """The fixed scenario of a sweep in words: model(s) on arch(es), phase, lengths, tp, dtypes
+    (the fields that are swept are left out: they are on an axis or named as fixed)."""
+    sw = table.meta.get("sweep", {}) or {}
+    sc = dict(sw.get("scenario", {}))
+    swept = set(table.params)
+    models = [m for m in sw.get("model", [])]
+    archs = [a for a in sw.get("arch", [])]
+    head = ""
+    if models and "model" not in swept:
+        head = ", ".join(models)
+    if archs and "arch" not in swept:
+        head += (" on " if head else "") + ", ".join(archs)
+    parts = [head] if head else []
+    phase = sc.get("phase")
+    if phase and "phase" not in swept:
+        parts.append(str(phase))
+    lens = {"decode": ["context"], "prefill": ["prompt"], "generate": ["prompt", "generate"]}
+    for f in lens.get(phase, ["context"]):
+        if f in sc and f not in swept:
+            parts.append(f"{f} {sc[f]}")
+    for f in ("batch", "tp"):
+        if f in sc and f not in swept:
+            parts.append(f"{f} {sc[f]}")
+    dts = [sc.get(k) for k in ("weights", "activations", "kv") if k not in swept]
+    if dts and len(set(dts)) == 1 and dts[0]:
+        parts.append(f"{dts[0]}")
+    return ", ".join(parts)
+
+
+def _edges(v: np.ndarray, log: bool) -> np.ndarray:
+    """Cell edges around sorted centres v (geometric midpoints on a log axis)."""
+    if len(v) == 1:
+        return np.array([v[0] / 1.5, v[0] * 1.5]) if log else np.array([v[0] - 0.5, v[0] + 0.5])
+    if log:
+        m = np.sqrt(v[1:] * v[:-1])
+        return np.concatenate([[v[0] ** 2 / m[0]], m, [v[-1] ** 2 / m[-1]]])
+    m = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[2 * v[0] - m[0]], m, [2 * v[-1] - m[-1]]])
+
+
+BOUND_COLORS = ("tab:red", "tab:blue", "tab:orange", "tab:green")
 
 
 def heatmap(table, x: str, y: str, metric: str, path, where: dict | None = None,
             title: str | None = None) -> list[Path]:
-    """metric over (x, y); hatching and outlines mark the dominant bound of each cell."""
+    """metric over (x, y), units on both axes and on the colour bar; hatching marks the
+    dominant bound of each cell; a cell whose point does not fit in memory has no colour and
+    no value (hatched grey). A categorical metric (bound, fits) is drawn with one colour per
+    category and a legend. Every other swept parameter is named in the title with the value
+    shown: a --where value, or its first value (the title says so)."""
+    from matplotlib.colors import ListedColormap, LogNorm
     _need(table, x, y, metric)
+    _need_params(table, x, y)
     sub, fixed = select(table, (x, y), where)
     xv, xl = _axis_values(sub, x)
     yv, yl = _axis_values(sub, y)
     xs, ys = np.unique(xv), np.unique(yv)
-    Z = np.full((len(ys), len(xs)), np.nan)
-    B = np.full((len(ys), len(xs)), np.nan)
     ix = np.searchsorted(xs, xv)
     iy = np.searchsorted(ys, yv)
+    Z = np.full((len(ys), len(xs)), np.nan)
+    B = np.full((len(ys), len(xs)), np.nan)
+    F = np.ones((len(ys), len(xs)))
     Z[iy, ix] = np.asarray(sub.columns[metric], dtype=float)
     B[iy, ix] = sub.columns["bound"]
-    F = np.full((len(ys), len(xs)), np.nan)
     if "fits" in sub:
         F[iy, ix] = sub.columns["fits"]
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    logz = np.nanmin(Z) > 0 and np.nanmax(Z) / max(np.nanmin(Z), 1e-300) > 50
-    from matplotlib.colors import LogNorm
-    mesh = ax.pcolormesh(xs, ys, Z, shading="nearest", cmap="viridis",
-                         norm=LogNorm() if logz else None)
-    fig.colorbar(mesh, ax=ax, label=metric)
-    present = sorted({int(b) for b in B[~np.isnan(B)]})
-    if len(xs) > 1 and len(ys) > 1:
-        levels = np.arange(-0.5, len(BOUND_NAMES) + 0.5)
-        ax.contourf(xs, ys, B, levels=levels, hatches=list(HATCHES), colors="none")
-        if len(present) > 1:
-            ax.contour(xs, ys, B, levels=levels[1:-1], colors="white", linewidths=1.2)
-    handles = [Patch(facecolor="none", edgecolor="k", hatch=HATCHES[b],
-                     label=f"{BOUND_NAMES[b]} bound") for b in present]
-    if np.any(F == 0):
-        ax.pcolormesh(xs, ys, np.ma.masked_where(F != 0, np.ones_like(F)), shading="nearest",
-                      cmap="Greys", vmin=0, vmax=1.5, alpha=0.6)
-        handles.append(Patch(facecolor="0.5", alpha=0.6, label="does not fit in memory"))
-    ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.8)
-    for axis, vals, labels, setter, scale in ((x, xv, xl, ax.set_xticks, ax.set_xscale),
-                                              (y, yv, yl, ax.set_yticks, ax.set_yscale)):
+    unfit = F < 0.5
+    categorical = metric in ("bound", "fits")
+    Zshow = np.where(unfit & (metric != "fits"), np.nan, Z)
+    logx = xl is None and _logish(xs)
+    logy = yl is None and _logish(ys)
+    xe = _edges(xs.astype(float), logx) if xl is None else np.arange(len(xs) + 1) - 0.5
+    ye = _edges(ys.astype(float), logy) if yl is None else np.arange(len(ys) + 1) - 0.5
+    fig, ax = plt.subplots(figsize=(8, 5.6))
+    handles = []
+    if categorical:
+        names = list(BOUND_NAMES) if metric == "bound" else ["does not fit", "fits"]
+        colors = BOUND_COLORS if metric == "bound" else ("0.8", "tab:green")
+        ax.pcolormesh(xe, ye, np.ma.masked_invalid(Zshow), cmap=ListedColormap(colors),
+                      vmin=-0.5, vmax=len(names) - 0.5)
+        present = sorted({int(v) for v in Zshow[~np.isnan(Zshow)]})
+        handles += [Patch(facecolor=colors[k], label=names[k] + (" bound" if metric == "bound"
+                                                                   else "")) for k in present]
+    else:
+        fin = Zshow[np.isfinite(Zshow)]
+        logz = fin.size and fin.min() > 0 and fin.max() / fin.min() > 50
+        mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(Zshow), cmap="viridis",
+                             norm=LogNorm() if logz else None)
+        cb = fig.colorbar(mesh, ax=ax, label=axis_label(metric))
+        if unit_of(metric) in PREFIXED or unit_of(metric) in ("tokens/s", ""):
+            eng_axis(cb.ax.yaxis, unit_of(metric), log=bool(logz))
+        # the dominant bound of each cell, hatched (cells that fit only)
+        present = sorted({int(b) for b in B[~unfit & ~np.isnan(B)]})
+        from matplotlib.collections import PatchCollection
+        from matplotlib.patches import Rectangle
+        for b in present:
+            if not HATCHES[b]:
+                continue
+            rects = [Rectangle((xe[j], ye[i]), xe[j + 1] - xe[j], ye[i + 1] - ye[i])
+                     for i, j in zip(*np.nonzero((B == b) & ~unfit))]
+            ax.add_collection(PatchCollection(rects, facecolor="none", hatch=HATCHES[b],
+                                              edgecolor=(1, 1, 1, 0.55), lw=0))
+        handles += [Patch(facecolor="none", edgecolor="k", hatch=HATCHES[b],
+                          label=f"{BOUND_NAMES[b]} bound") for b in present]
+    if unfit.any() and metric != "fits":
+        ax.pcolor(xe, ye, np.ma.masked_where(~unfit, np.ones_like(F)), cmap="Greys", vmin=0,
+                  vmax=4, hatch="xx", edgecolor="0.55", lw=0)
+        handles.append(Patch(facecolor="0.85", hatch="xx", edgecolor="0.55",
+                             label="does not fit in memory (no value)"))
+    if handles:
+        ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.85)
+    for name, labels, setter, scale, log, axis in (
+            (x, xl, ax.set_xticks, ax.set_xscale, logx, ax.xaxis),
+            (y, yl, ax.set_yticks, ax.set_yscale, logy, ax.yaxis)):
         if labels is not None:
             setter(range(len(labels)), labels)
-        elif _logish(vals):
-            scale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(title or f"{metric}" + (f"  ({_fmt_fixed(fixed)})" if fixed else ""), fontsize=9)
-    return _save(fig, path)
+        else:
+            if log:
+                scale("log")
+            eng_axis(axis, unit_of(name), log=log)
+    ax.set_xlim(xe[0], xe[-1])
+    ax.set_ylim(ye[0], ye[-1])
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
+    scen = sweep_scenario(table)
+    fx = _fmt_fixed(fixed, table, where or {})
+    ax.set_title(title or "\n".join(t for t in (f"{axis_label(metric)}: {scen}" if scen else
+                                                 axis_label(metric), fx) if t), fontsize=9)
+    return _save(fig, path, "heatmap.png")
 
 
 def line(table, x: str, metric: str, path, by: str | None = None, where: dict | None = None,
          title: str | None = None) -> list[Path]:
-    """metric over x, one line per value of `by` (default: arch, else model, else none)."""
+    """metric over x, one line per value of `by` (default: arch, else model, else none); units
+    on both axes; points that do not fit in memory are left out (a hollow marker on the x
+    axis shows where); the title names the scenario and every other swept parameter's value."""
     _need(table, x, metric)
+    _need_params(table, x, by)
     if by is None:
         by = next((c for c in ("arch", "model") if c in table.params and c != x), None)
     _need(table, by)
     sub, fixed = select(table, (x, by) if by else (x,), where)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     groups = list(dict.fromkeys(sub[by])) if by else [None]
     xv_all, xl = _axis_values(sub, x)
+    fits = (np.asarray(sub.columns["fits"]) > 0.5) if "fits" in sub and metric != "fits" \
+        else np.ones(len(sub), dtype=bool)
+    yall = np.asarray(sub.columns[metric], dtype=float)
+    shown = yall[fits & np.isfinite(yall)]
+    logy = _logish(shown)
+    any_unfit = False
     for g in groups:
         m = (sub[by] == g) if by else np.ones(len(sub), dtype=bool)
-        xv = xv_all[m]
-        order = np.argsort(xv)
-        yv = np.asarray(sub.columns[metric], dtype=float)[m][order]
-        lab = None if g is None else (f"{by}={g:.4g}" if isinstance(g, float) else str(g))
-        ax.plot(xv[order], yv, marker="o", ms=3, label=lab)
+        order = np.argsort(xv_all[m])
+        xv, yv, ok = xv_all[m][order], yall[m][order], fits[m][order]
+        lab = None if g is None else (f"{by} = {_fmt_value(by, g)}" if not isinstance(g, str)
+                                      else str(g))
+        line_, = ax.plot(xv, np.where(ok, yv, np.nan), marker="o", ms=3, label=lab)
+        if (~ok).any():
+            any_unfit = True
+            ax.plot(xv[~ok], np.full((~ok).sum(), np.nan), "o")      # keep the colour cycle
+            for xx in xv[~ok]:
+                ax.plot([xx], [0.0], marker="x", color=line_.get_color(), ms=6, clip_on=False,
+                        transform=ax.get_xaxis_transform())
     if xl is not None:
         ax.set_xticks(range(len(xl)), xl)
     elif _logish(xv_all):
         ax.set_xscale("log")
-    yall = np.asarray(sub.columns[metric], dtype=float)
-    if _logish(yall[np.isfinite(yall)]):
+        eng_axis(ax.xaxis, unit_of(x))
+    else:
+        eng_axis(ax.xaxis, unit_of(x), log=False)
+    if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(metric)
+    eng_axis(ax.yaxis, unit_of(metric), log=logy)
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(metric))
     ax.grid(alpha=0.3, which="both")
-    if by:
-        ax.legend(fontsize=8)
-    ax.set_title(title or (_fmt_fixed(fixed) or metric), fontsize=9)
-    return _save(fig, path)
+    handles, labels = ax.get_legend_handles_labels()
+    if any_unfit:
+        from matplotlib.lines import Line2D
+        handles.append(Line2D([], [], marker="x", color="0.35", ls="none"))
+        labels.append("does not fit in memory (no value)")
+    if handles:
+        ax.legend(handles, labels, fontsize=8)
+    scen = sweep_scenario(table)
+    fx = _fmt_fixed(fixed, table, where or {})
+    ax.set_title(title or "\n".join(t for t in (scen, fx) if t) or axis_label(metric),
+                 fontsize=9)
+    return _save(fig, path, "line.png")
 
 
 def pareto_mask(xv: np.ndarray, yv: np.ndarray, x_max: bool = True, y_max: bool = False) -> np.ndarray:
@@ -221,4 +359,4 @@ def pareto(table, x: str, y: str, path, where: dict | None = None, annotate: int
     ax.legend(fontsize=8)
     ax.set_title(title or f"Pareto front: {x} vs {y} ({int(m.sum())} of {int(fit.sum())} "
                           f"points that fit; {len(sub)} in all)", fontsize=9)
-    return _save(fig, path)
+    return _save(fig, path, "pareto.png")

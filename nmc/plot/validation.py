@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .output import save_figure
+
 
 def validation_scatter(done: list[dict], path) -> list[Path]:
     import matplotlib
@@ -44,10 +46,4 @@ def validation_scatter(done: list[dict], path) -> list[Path]:
         ax.legend(fontsize=7)
     fig.suptitle("nmc predictions vs published measurements")
     fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    outs = [p.with_suffix(".png"), p.with_suffix(".svg")]
-    for o in outs:
-        fig.savefig(o, dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return outs
+    return save_figure(fig, Path(path).with_suffix(".png"), "validation.png", dpi=90)

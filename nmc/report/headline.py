@@ -18,6 +18,7 @@ import math
 import time
 from pathlib import Path
 
+from ..paths import output_dir, write_error
 from .studies import (
     common, decode_crossover, device_edge, operating_points, roofline_three_archs, walls,
 )
@@ -45,8 +46,7 @@ def run_all(out: Path, quick: bool) -> dict:
     """Run the studies into out/<name>/; returns {name: (headline dict, log lines, s)}."""
     res = {}
     for name, mod in STUDIES.items():
-        d = out / name
-        d.mkdir(parents=True, exist_ok=True)
+        d = output_dir(out / name)
         common.LOG.clear()
         t0 = time.perf_counter()
         # experiment 1 is the slow figure (8 roofline panels per model): llama-2-7b only
@@ -180,10 +180,12 @@ def markdown(res: dict, out: Path, quick: bool, seconds: float) -> str:
 
 def write_report(out, quick: bool = False) -> Path:
     """Run the studies into out/ and write out/report.md; returns its path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     t0 = time.perf_counter()
     res = run_all(out, quick)
     p = out / "report.md"
-    p.write_text(markdown(res, out, quick, time.perf_counter() - t0))
+    try:
+        p.write_text(markdown(res, out, quick, time.perf_counter() - t0), encoding="utf-8")
+    except OSError as e:
+        raise write_error(p, e) from None
     return p

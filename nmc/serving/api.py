@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..paths import output_file, write_error
 from .. import units
 from ..arch.loader import Architecture, load_arch
 from ..engine import layout as L
@@ -173,11 +174,15 @@ class ServeReport:
     def write_series(self, path) -> str:
         rows = self.series_rows()
         cols = ["time_s", "pool", *L.SERIES_FIELDS[1:]]
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=cols)
-            w.writeheader()
-            for r in rows:
-                w.writerow({c: r[c] for c in cols})
+        path = output_file(path, "series.csv")
+        try:
+            with open(path, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=cols)
+                w.writeheader()
+                for r in rows:
+                    w.writerow({c: r[c] for c in cols})
+        except OSError as e:
+            raise write_error(path, e) from None
         return str(path)
 
     def request_rows(self) -> list[dict]:

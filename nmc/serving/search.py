@@ -128,7 +128,7 @@ def layouts(model, archs, *, tps=DEFAULT_TPS, pps=DEFAULT_PPS, schedulers=DEFAUL
     out = []
     for arch in archs:
         a = load_arch(arch)
-        ok_tp = [t for t in tps if spec.n_heads % t == 0 and t <= a["devices_per_node"]
+        ok_tp = [t for t in tps if spec.tp_error(t) is None and t <= a["devices_per_node"]
                  and (t == 1 or a["link_bw"] > 0)]
         for tp, pp, sch, mb, mt in itertools.product(ok_tp, pps, schedulers, max_batches,
                                                      max_tokens):
@@ -138,7 +138,7 @@ def layouts(model, archs, *, tps=DEFAULT_TPS, pps=DEFAULT_PPS, schedulers=DEFAUL
         if disaggregated:
             for darch in (decode_archs or [a.name]):
                 da = load_arch(darch)
-                d_tp = [t for t in tps if spec.n_heads % t == 0 and t <= da["devices_per_node"]
+                d_tp = [t for t in tps if spec.tp_error(t) is None and t <= da["devices_per_node"]
                         and (t == 1 or da["link_bw"] > 0)]
                 for tp, dtp, (npre, ndec) in itertools.product(ok_tp, d_tp, ratios):
                     for e, de in itertools.product(_eps(spec, a, tp, eps),

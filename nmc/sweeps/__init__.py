@@ -24,7 +24,8 @@ The package is `sweeps` because `nmc.sweep` is the function (docs/architecture.m
 from .bands import Band, band_sweep, evaluate_band  # noqa: F401
 from .evaluate import chunk_columns, eval_range, param_columns, result_buffer  # noqa: F401
 from .plan import Dim, Plan, make_plan, plan_from_spec  # noqa: F401
-from .run import DEFAULT_CHUNK, run, sweep  # noqa: F401
+from .guard import Estimate, Limits, SweepTooLarge, estimate  # noqa: F401
+from .run import DEFAULT_CHUNK, run, set_threads, sweep  # noqa: F401
 from .search import LOWER_IS_BETTER, SearchResult, search  # noqa: F401
 from .spec import SHARE_COLS, check_columns, load_spec, parse_grid  # noqa: F401
 from .store import MANIFEST, load  # noqa: F401

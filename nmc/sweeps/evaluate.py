@@ -24,6 +24,11 @@ def result_buffer(n: int) -> np.ndarray:
     return np.empty((-(-max(n, 1) // 512) * 512 + 8, L.N_RESULTS), order="F")
 
 
+def result_buffer_bytes(n: int) -> float:
+    """Bytes of result_buffer(n)."""
+    return float((-(-max(n, 1) // 512) * 512 + 8) * L.N_RESULTS * 8)
+
+
 def eval_range(payload: tuple, lo: int, hi: int, n_chunks: int | None = None,
                out: np.ndarray | None = None) -> np.ndarray:
     """Kernel results [hi-lo, N_RESULTS] for points lo..hi-1 of a plan payload: a view of the

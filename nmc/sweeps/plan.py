@@ -102,11 +102,19 @@ def _engine_hash() -> str:
     return os.path.basename(CACHE_DIR)
 
 def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = None,
-              where=None, arch_set: dict | None = None, columns=None) -> Plan:
+              where=None, arch_set: dict | None = None, columns=None, limits=None) -> Plan:
     """Resolve names, check values, and lay out the kernel axes. Dimension order (slowest
     first): model, arch, scenario grid dims, architecture-parameter grid dims. Arch parameters
-    vary fastest so consecutive points reuse one operator table."""
+    vary fastest so consecutive points reuse one operator table. limits (guard.Limits, default
+    Limits()): a grid above its points, or whose values would not fit in memory, is refused
+    before any value is built."""
+    from .guard import Limits, check_grid_size
     where = where or Where()
+    if grid is not None and not isinstance(grid, dict):
+        raise ConfigError(f"{where.path}: grid must be a table of parameter -> values")
+    if scenario is not None and not isinstance(scenario, dict):
+        raise ConfigError(f"{where.path}: scenario must be a table of field -> value")
+    check_grid_size(model, arch, grid, limits or Limits())
     named = named_fields()
     scenario = dict(scenario or {})
     models = [load_model(m) for m in as_list(model)]
@@ -151,10 +159,10 @@ def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = Non
     tps = [int(v) for v in gdict["tp"][0]] if "tp" in gdict else [sc.tp]
     for spec in models:
         for tp in tps:
-            if spec.n_heads % tp:
+            why = spec.tp_error(tp)
+            if why:
                 raise ScenarioError(f"{where('grid', 'tp') if 'tp' in gdict else where.path}: "
-                                    f"tp={tp} must divide the {spec.n_heads} attention heads "
-                                    f"of {spec.name}")
+                                    f"{why}")
     if max(tps) > 1:
         for a in archs:
             if a["link_bw"] <= 0 and "link_bw" not in gdict:
@@ -235,11 +243,11 @@ def make_plan(model, arch, grid: dict | None = None, scenario: dict | None = Non
 
 
 
-def plan_from_spec(spec: dict) -> Plan:
+def plan_from_spec(spec: dict, limits=None) -> Plan:
     try:
         return make_plan(spec["model"], spec["arch"], spec["grid"], spec["scenario"],
                          where=spec["where"], arch_set=spec["arch_set"],
-                         columns=spec.get("columns"))
+                         columns=spec.get("columns"), limits=limits)
     except ConfigError as e:
         msg = str(e)
         if spec["where"].path not in msg:

@@ -13,10 +13,12 @@ import numpy as np
 
 from ..errors import ConfigError
 from .evaluate import _dask_chunk, chunk_columns, eval_range, result_buffer
+from .guard import Limits, check, estimate
 from .plan import Plan, make_plan
 from .spec import check_precision
 from .store import (
-    FORMAT_VERSION, MANIFEST, have_pyarrow, load, take_lock, write_chunk, write_json,
+    FORMAT_VERSION, MANIFEST, have_pyarrow, load, read_manifest, take_lock, write_chunk,
+    write_json,
 )
 from .table import Table
 from ..engine import layout as L
@@ -26,22 +28,28 @@ DEFAULT_CHUNK = 1 << 19
 
 def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | None = None,
         fmt: str | None = None, client=None, progress: bool = True, overwrite: bool = False,
-        precision: str | None = None, _stop_after: int | None = None) -> dict:
+        precision: str | None = None, limits: Limits | None = None, cli: bool = False,
+        announce=None, _stop_after: int | None = None) -> dict:
     """Evaluate every point of plan. Without out: returns {"columns": ...} in memory. With out:
     writes chunk files + manifest, skipping chunks already finished; returns the manifest.
     precision: "float64" (default, exact) or "float32" result columns on disk.
-    _stop_after (tests): stop after that many new chunks, as an interruption would."""
+    limits: refuse the sweep before it starts when its estimated points, memory, disk or time
+    are above them (guard.py; default Limits()); cli: name the flags, not the keywords.
+    announce(estimate): called once the output is locked and checked, before computing.
+    _stop_after (tests): stop after that many new chunks, as an interruption would.
+    The output's .lock is removed on every way out (errors, KeyboardInterrupt); a lock left by
+    a killed process is taken over by the next run on the same host (store.take_lock)."""
     n = plan.n_points
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise ConfigError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     cs = int(chunk_size or (DEFAULT_CHUNK if out else max(n, 1)))
-    if cs < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {cs}")
     n_chunks = (n + cs - 1) // cs
     columns = plan.result_columns
     payload = plan.payload()
     outdir = None
     if out is not None:
         outdir = Path(out)
-        outdir.mkdir(parents=True, exist_ok=True)
         fmt = fmt or ("parquet" if have_pyarrow() else "csv")
         if fmt not in ("parquet", "csv"):
             raise ConfigError(f"format must be parquet or csv, got {fmt!r}")
@@ -49,23 +57,72 @@ def run(plan: Plan, out: str | os.PathLike | None = None, *, chunk_size: int | N
             raise ConfigError("format = parquet needs pyarrow (pip install 'nmc[parquet]'); "
                               "or use csv")
         precision = check_precision(precision or "float64")
-        lock = take_lock(outdir)
+    import numba
+    est = estimate(plan, outdir, chunk_size=cs, fmt=fmt, precision=precision,
+                   threads=numba.get_num_threads(),
+                   done_points=0 if overwrite or outdir is None else
+                   _done_points(outdir, plan, cs, precision))
+    check(est, limits or Limits(), cli=cli)
+    lock = None
     try:
-        return _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client,
-                           progress, overwrite, precision, _stop_after)
-    finally:
         if outdir is not None:
+            _make_dir(outdir)
+            lock = take_lock(outdir)
+        return _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client,
+                           progress, overwrite, precision, _stop_after,
+                           (lambda: announce(est)) if announce else None)
+    except OSError as e:           # disk full, permissions, a path that is a file, ...
+        raise ConfigError(f"{outdir}: cannot write the sweep ({e.strerror or e})") from None
+    finally:
+        if lock is not None:
             lock.unlink(missing_ok=True)
 
 
+def _make_dir(outdir: Path) -> None:
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"{outdir}: exists and is not a directory") from None
+    except OSError as e:
+        raise ConfigError(f"{outdir}: cannot create the output directory "
+                          f"({e.strerror or e})") from None
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{outdir}: the output directory is not writable")
+
+
+def _done_points(outdir: Path, plan: Plan, cs: int, precision: str) -> int:
+    """Points already written into outdir by an unfinished run of the same sweep (resume)."""
+    try:
+        man = json.loads((outdir / MANIFEST).read_text())
+        if (man.get("fingerprint") != plan.fingerprint() or man.get("chunk_size") != cs
+                or man.get("precision", "float64") != precision):
+            return 0
+        return sum(int(c["hi"]) - int(c["lo"]) for c in man["chunks"].values()
+                   if (outdir / c["file"]).exists())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 0
+
+
+def set_threads(threads) -> None:
+    """numba threads for this process: an integer between 1 and the number numba started with
+    (NUMBA_NUM_THREADS, the cores by default)."""
+    import numba
+    top = numba.config.NUMBA_NUM_THREADS
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
+            or not 1 <= int(threads) <= top:
+        raise ConfigError(f"threads must be an integer from 1 to {top} (the cores numba "
+                          f"started with; NUMBA_NUM_THREADS raises it), got {threads!r}")
+    numba.set_num_threads(int(threads))
+
+
 def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, progress,
-                overwrite, precision, _stop_after):
+                overwrite, precision, _stop_after, announce=None):
     manifest = None
     if outdir is not None:
         mpath = outdir / MANIFEST
         fp = plan.fingerprint()
         if mpath.exists() and not overwrite:
-            manifest = json.loads(mpath.read_text())
+            manifest = read_manifest(mpath)
             if (manifest.get("fingerprint") != fp or manifest.get("chunk_size") != cs
                     or manifest.get("precision", "float64") != precision):
                 raise ConfigError(f"{outdir}: holds results of a different sweep (or of another "
@@ -74,9 +131,13 @@ def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, pr
             fmt = manifest["format"]
         else:
             if overwrite and mpath.exists():
-                old = json.loads(mpath.read_text())
+                try:
+                    old = read_manifest(mpath)
+                except ConfigError:
+                    old = {}                    # unreadable: nothing of it to delete
                 for c in old.get("chunks", {}).values():
-                    (outdir / c["file"]).unlink(missing_ok=True)
+                    if isinstance(c, dict) and isinstance(c.get("file"), str):
+                        (outdir / Path(c["file"]).name).unlink(missing_ok=True)
             manifest = {"version": FORMAT_VERSION, "fingerprint": fp, "format": fmt,
                         "n_points": n, "chunk_size": cs, "n_chunks": n_chunks,
                         "columns": columns, "params": plan.param_names,
@@ -88,6 +149,8 @@ def _run_locked(plan, outdir, n, cs, n_chunks, columns, payload, fmt, client, pr
     else:
         done = set()
     todo = [i for i in range(n_chunks) if i not in done]
+    if announce is not None:
+        announce()
     mem: dict[int, dict] = {}
     bar = None
     if progress:
@@ -189,7 +252,8 @@ def _assemble(result: dict) -> Table:
 def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk_size=None,
           format: str | None = None, progress: bool = False, overwrite: bool = False,
           threads: int | None = None, arch_set: dict | None = None, columns=None,
-          precision: str | None = None, **scenario) -> Table:
+          precision: str | None = None, max_points=None, max_memory=None, max_disk=None,
+          max_hours=None, **scenario) -> Table:
     """Evaluate model(s) x arch(s) x grid under a scenario; return a columnar Table.
 
     model, arch: a name/path or a list of them (a list becomes a grid dimension).
@@ -198,18 +262,24 @@ def sweep(model, arch, grid: dict | None = None, *, out=None, client=None, chunk
     scenario keywords: phase, batch, prompt, context, generate, tp, weights, activations, kv, ...
     out: directory for chunked, resumable output; client: a dask.distributed Client;
     columns: result columns to keep (default all; swept parameters are always kept);
-    precision: "float32" stores result columns on disk as float32 (with out only)."""
-    plan = make_plan(model, arch, grid, scenario, arch_set=arch_set, columns=columns)
+    precision: "float32" stores result columns on disk as float32 (with out only).
+    max_points, max_memory, max_disk, max_hours: raise the limits above which the sweep is
+    refused before it starts (default 1e10 points, half the available memory, the free disk,
+    24 h; units allowed: max_memory="64 GB"; sweeps/guard.py)."""
+    limits = Limits.of(max_points, max_memory, max_disk, max_hours)
+    if grid is not None and not isinstance(grid, dict):
+        raise ConfigError(f"grid must be a dict of parameter -> values, got {type(grid).__name__}")
+    plan = make_plan(model, arch, grid, scenario, arch_set=arch_set, columns=columns,
+                     limits=limits)
     import numba
     before = numba.get_num_threads()
     if threads:
-        numba.set_num_threads(int(threads))
+        set_threads(threads)
     try:
         res = run(plan, out, chunk_size=chunk_size, fmt=format, client=client,
-                  progress=progress, overwrite=overwrite, precision=precision)
+                  progress=progress, overwrite=overwrite, precision=precision, limits=limits)
     finally:
         numba.set_num_threads(before)
     if out is not None:
         return load(out)
     return _assemble(res)
-

@@ -10,7 +10,7 @@ import numpy as np
 from .. import units
 from ..arch.loader import _check, load_arch
 from ..arch.schema import BY_NAME, INDEX
-from ..engine import evaluate_point
+from ..engine import point_entry
 from ..engine import layout as L
 from ..engine.pim import usable_capacity
 from ..errors import ConfigError
@@ -82,7 +82,7 @@ def search(model, arch, param: str, target: float, *, metric: str = "tokens_per_
 
     def f(x):
         av[ai] = x
-        evaluate_point(plan.m0, plan.s0, av, ops, terms, res)
+        point_entry(av)(plan.m0, plan.s0, av, ops, terms, res)   # this point's family only
         n_eval[0] += 1
         return float(res[ri])
 

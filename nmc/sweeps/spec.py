@@ -15,13 +15,14 @@ from ..arch.loader import _check
 from ..arch.schema import BY_NAME, INDEX
 from ..engine import layout as L
 from ..errors import ConfigError
-from ..workload.scenario import DTYPES, PHASES
+from ..workload.scenario import DTYPES, INT_LIMITS, PHASES
 
 SHARE_COLS = ("share_compute", "share_memory", "share_latency", "share_comm")
 TARGET_ARCH, TARGET_SCEN, TARGET_MODEL = 0, 1, 2
 DTYPE_FIELDS = ("weights", "activations", "kv")
 INT_FIELDS = ("batch", "prompt", "context", "generate", "tp", "ep")
 PRECISIONS = ("float64", "float32")
+MAX_RANGE_POINTS = 10 ** 8          # values of one {linspace/logspace} range
 
 
 def named_fields() -> dict[str, tuple[str, ...]]:
@@ -84,8 +85,13 @@ def _space(spec: dict, parse, where: str) -> list:
         raise ConfigError(f"{where}: {kind} takes [start, stop, n], got {args!r}")
     a, b = parse(args[0]), parse(args[1])
     n = args[2]
-    if isinstance(n, bool) or not isinstance(n, (int, float)) or n != int(n) or n < 1:
-        raise ConfigError(f"{where}: {kind} needs a point count n >= 1, got {n!r} (empty range)")
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) \
+            or n != int(n) or n < 1:
+        raise ConfigError(f"{where}: {kind} needs a whole point count n >= 1, got {n!r}"
+                          + (" (empty range)" if isinstance(n, (int, float)) and n < 1 else ""))
+    if n > MAX_RANGE_POINTS:
+        raise ConfigError(f"{where}: {kind} of {n:.3g} points; at most {MAX_RANGE_POINTS:.0e} "
+                          f"in one range")
     n = int(n)
     if kind == "linspace":
         vals = np.linspace(a, b, n)
@@ -98,8 +104,8 @@ def _space(spec: dict, parse, where: str) -> list:
 
 
 def _number(raw, where: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise ConfigError(f"{where}: expected a number, got {raw!r}")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise ConfigError(f"{where}: expected a finite number, got {raw!r}")
     return float(raw)
 
 
@@ -120,10 +126,12 @@ def scen_value(name: str, raw, where: str, named: dict) -> tuple[float, str | No
     v = float(raw)
     if name in INT_FIELDS:
         lo = 0 if name == "context" else 1
-        if v != int(v) or v < lo:
-            raise ConfigError(f"{where}: {name} must be an integer >= {lo}, got {raw!r}")
-    elif math.isnan(v) or v < 0:
-        raise ConfigError(f"{where}: {name} must be >= 0, got {raw!r}")
+        hi = INT_LIMITS.get(name, 10 ** 9)
+        if not math.isfinite(v) or v != int(v) or not lo <= v <= hi:
+            raise ConfigError(f"{where}: {name} must be an integer from {lo} to {hi:.0e}, got "
+                              f"{raw!r}".replace("e+0", "e").replace("e+", "e"))
+    elif not math.isfinite(v) or v < 0 or v > 1e6:
+        raise ConfigError(f"{where}: {name} must be a number from 0 to 1e6, got {raw!r}")
     return v, None
 
 

@@ -64,6 +64,26 @@ def read_chunk(path: Path, fmt: str, columns: list[str]) -> dict[str, np.ndarray
     return {k: arr[:, i] for i, k in enumerate(columns)}
 
 
+def read_manifest(path: Path) -> dict:
+    """A sweep directory's manifest.json, checked enough to use (a damaged one is an error
+    naming the file, never a traceback)."""
+    try:
+        man = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a sweep manifest (not UTF-8 text)") from None
+    except ValueError as e:
+        raise ConfigError(f"{path}: damaged manifest (not JSON: {e}); run the sweep again "
+                          f"with --overwrite, or into a new directory") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    need = {"format": str, "columns": list, "chunks": dict, "params": list, "labels": dict,
+            "n_points": int}
+    if not isinstance(man, dict) or any(not isinstance(man.get(k), t) for k, t in need.items()):
+        raise ConfigError(f"{path}: damaged manifest (missing or wrong keys); run the sweep "
+                          f"again with --overwrite, or into a new directory")
+    return man
+
+
 def write_json(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
@@ -120,23 +140,32 @@ def load(out: str | os.PathLike, columns: list[str] | None = None) -> Table:
     """Read a sweep directory (all finished chunks, in point order) into a Table."""
     outdir = Path(out)
     mpath = outdir / MANIFEST
+    if not outdir.is_dir():
+        raise ConfigError(f"{outdir}: no such directory (a sweep output directory: "
+                          f"`nmc sweep SPEC -o DIR`)")
     if not mpath.exists():
         raise ConfigError(f"{outdir}: no {MANIFEST} (not a sweep output directory)")
-    man = json.loads(mpath.read_text())
+    man = read_manifest(mpath)
     cols = man["columns"]
     want = columns or cols
     bad = [c for c in want if c not in cols]
     if bad:
         raise ConfigError(f"{outdir}: unknown column(s) {', '.join(bad)}; have {', '.join(cols)}")
     parts = []
-    for k in sorted(man["chunks"], key=int):
-        c = man["chunks"][k]
-        d = read_chunk(outdir / c["file"], man["format"], cols)
-        parts.append({k2: d[k2] for k2 in want})
+    try:
+        for k in sorted(man["chunks"], key=int):
+            c = man["chunks"][k]
+            d = read_chunk(outdir / Path(c["file"]).name, man["format"], cols)
+            parts.append({k2: d[k2] for k2 in want})
+    except ConfigError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        raise ConfigError(f"{outdir}: damaged sweep output ({type(e).__name__}: {e}); run "
+                          f"the sweep again with --overwrite") from None
     data = {k: (np.concatenate([p[k] for p in parts]) if parts else np.empty(0)) for k in want}
     prec = man.get("precision", "float64")
     if prec == "float32":                 # csv reads back as float64: same dtype as parquet
         data = {k: (v.astype(np.float32) if k in RESULT_SET else v) for k, v in data.items()}
-    meta = {"params": man["params"], "sweep": man["sweep"], "complete": man["complete"],
-            "n_points": man["n_points"], "precision": prec}
+    meta = {"params": man["params"], "sweep": man.get("sweep", {}),
+            "complete": bool(man.get("complete")), "n_points": man["n_points"], "precision": prec}
     return Table(data, {k: v for k, v in man["labels"].items() if k in want}, meta)

@@ -13,6 +13,7 @@ from scipy.optimize import least_squares
 from ..arch.loader import Architecture, load_arch
 from ..arch.schema import BY_NAME
 from ..errors import ConfigError
+from ..paths import output_file, write_error
 from . import runner  # noqa: F401  (every predictor registered)
 from .registry import PREDICTORS, Skip
 
@@ -99,7 +100,10 @@ def write_preset(result: dict, path, data_name: str) -> Path:
     for k, se in zip(result["params"], result["stderr"]):
         lines.append(f'{k} = {{ ref = "fitted by nmc calibrate to {data_name} ({result["n"]} rows), '
                      f'std. error {se:.3g}", confidence = "estimate" }}')
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text("\n".join(lines) + "\n")
+    p = output_file(p)
+    try:
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise write_error(p, e) from None
     load_arch(p)  # the file must load
     return p

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..paths import measurements_dir
+from ..paths import measurements_dir, read_text
 from ..workload.scenario import MAPPINGS
 
 COLUMNS = ("id", "group", "system", "arch", "baseline", "mapping", "devices", "model", "weights",
@@ -23,25 +24,35 @@ INT_COLS = ("devices", "batch", "prompt", "context", "output", "tp", "pp", "dp",
 FLOAT_COLS = ("request_rate",)      # requests/s; "inf" = all requests at once
 
 
-def load(paths=None) -> list[dict]:
+def load(paths=None, invalid: list | None = None) -> list[dict]:
     """Rows of every CSV given (default: all bundled files), with ints/floats parsed.
-    A row missing a required field, or with a bad value, is an error naming file, line, column."""
+    A file that cannot be read (missing, not UTF-8, without the required columns) is an error
+    naming it. A bad row (an empty required field, a bad value) is an error naming file, line
+    and column, unless `invalid` is a list: then the row is left out and
+    {"id", "group", "reason", "where"} appended to it (`nmc validate --data` reports them with
+    the rows it could not predict)."""
     if paths is None:
         paths = sorted(measurements_dir().glob("*.csv"))
     rows, seen = [], {}
     for path in map(Path, paths):
+        text = read_text(path, "measurement CSV")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        missing_cols = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing_cols:
+            raise ConfigError(f"{path}: missing column(s) {', '.join(missing_cols)} "
+                              f"(required: {', '.join(REQUIRED)})")
         try:
-            f = open(path, newline="")
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
-        with f:
-            reader = csv.DictReader(f)
-            missing_cols = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-            if missing_cols:
-                raise ConfigError(f"{path}: missing column(s) {', '.join(missing_cols)} "
-                                  f"(required: {', '.join(REQUIRED)})")
             for line, raw in enumerate(reader, start=2):
-                rows.append(_check(raw, f"{path}:{line}", seen))
+                try:
+                    rows.append(_check(raw, f"{path}:{line}", seen))
+                except ConfigError as e:
+                    if invalid is None:
+                        raise
+                    invalid.append({"id": (raw.get("id") or "").strip() or f"{path.name}:{line}",
+                                    "group": (raw.get("group") or "").strip(),
+                                    "reason": f"invalid row: {e}", "where": f"{path}:{line}"})
+        except csv.Error as e:
+            raise ConfigError(f"{path}: malformed CSV ({e})") from None
     return rows
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from ..errors import NmcError
 from . import aimc, gpu, kernel, pim, training  # noqa: F401  (register their predictors)
 from . import measurements
 from .measurements import SPLITS
@@ -42,6 +43,10 @@ def run(rows=None, split: str = "all", groups=None) -> dict:
         except Skip as e:
             skipped.append({"id": row["id"], "group": row["group"], "split": row["split"],
                             "reason": str(e)})
+            continue
+        except NmcError as e:       # a row naming an unknown model or preset, an impossible
+            skipped.append({"id": row["id"], "group": row["group"],      # scenario, ...
+                            "reason": f"cannot predict: {e}"})
             continue
         if not math.isfinite(pred) or pred <= 0:
             skipped.append({"id": row["id"], "group": row["group"], "split": row["split"],

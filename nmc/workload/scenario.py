@@ -30,9 +30,18 @@ def dtype_code(name: str, what: str = "dtype") -> int:
         raise ScenarioError(f"{what}: unknown dtype {name!r}; allowed: {', '.join(DTYPES)}") from None
 
 
+# largest accepted value of each integer field: far above any real scenario, low enough that
+# no loop over them (a generate phase prices every one of its decode steps) runs for hours
+INT_LIMITS = {"batch": 10 ** 9, "prompt": 10 ** 9, "context": 10 ** 9, "generate": 10 ** 6,
+              "tp": 10 ** 6}
+
+
 def _positive_int(name, v, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < minimum:
-        raise ScenarioError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    hi = INT_LIMITS.get(name, 10 ** 12)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (
+            float("inf"), float("-inf")) or v != int(v) or not minimum <= v <= hi:
+        raise ScenarioError(f"{name} must be an integer from {minimum} to {hi:.0e}, got {v!r}"
+                            .replace("e+0", "e").replace("e+", "e"))
     return int(v)
 
 

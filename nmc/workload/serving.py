@@ -19,6 +19,7 @@ experiments/make_traces.py; shapes in docs/serving.md): chat, summarization, rea
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, ScenarioError
-from ..paths import traces_dir
+from ..paths import output_file, read_text, traces_dir
 
 TRACE_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 KINDS = ("fixed", "uniform", "lognormal", "trace")
@@ -206,10 +207,7 @@ def load_trace(path) -> dict[str, np.ndarray]:
     key = str(path.resolve())
     if key in _TRACES:
         return _TRACES[key]
-    try:
-        f = open(path, newline="")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    f = io.StringIO(read_text(path, "trace CSV"), newline="")
     arr, pr, out = [], [], []
     with f:
         kept = [(i, text) for i, text in enumerate(f, start=1)
@@ -377,6 +375,7 @@ def synthetic_trace(kind: str, n: int = 2000, seed: int = 0) -> dict[str, np.nda
 
 
 def write_trace(path, tr: dict, comment: str = "") -> None:
+    path = output_file(path)
     with open(path, "w", newline="") as f:
         for line in comment.splitlines():
             f.write(f"# {line}\n")

@@ -79,6 +79,31 @@ class ModelSpec:
         return (self.params(active=True) - self.embed_params() - self.lm_head_params()
                 - self.extra_params + self.vocab * self.d_model)
 
+    def tp_error(self, tp: int) -> str | None:
+        """Why tensor parallelism over tp devices cannot split this model's matrices evenly
+        (Megatron's and vLLM's rules), or None: tp must divide the attention heads and every
+        MLP width (dense, expert, shared expert); the KV heads are split (tp divides them) or
+        replicated (they divide tp). A matrix split unevenly would have fractional sizes."""
+        if tp <= 1:
+            return None
+        if self.n_heads % tp:
+            return (f"tp={tp} must divide the number of attention heads ({self.n_heads}) of "
+                    f"{self.name}")
+        if not self.kv_shared and self.n_kv_heads % tp and tp % self.n_kv_heads:
+            return (f"tp={tp} must divide the {self.n_kv_heads} KV heads of {self.name} or be a "
+                    f"multiple of them (replicated KV heads)")
+        widths = []
+        if self.n_dense_layers > 0:
+            widths.append(("MLP width (intermediate_size)", self.d_ff))
+        if self.n_moe_layers > 0:
+            widths.append(("expert MLP width", self.d_ff_expert))
+            if self.shared_ff:
+                widths.append(("shared-expert MLP width", self.shared_ff))
+        for what, w in widths:
+            if w % tp:
+                return f"tp={tp} must divide the {what} {w} of {self.name}"
+        return None
+
     def kv_bytes_per_token(self, kv_bytes: float) -> float:
         return self.n_layers * self.kv_elems * kv_bytes
 

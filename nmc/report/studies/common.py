@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # noqa: E402,F401  (C.plt: the studies draw through it)
 
 def _cell(v):
     if isinstance(v, float):
@@ -29,11 +29,16 @@ def write_csv(rows: list[dict], path) -> Path:
         for k in r:
             if k not in cols:
                 cols.append(k)
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _cell(r.get(k, "")) for k in cols})
+    from ...paths import output_file, write_error
+    path = output_file(path)
+    try:
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: _cell(r.get(k, "")) for k in cols})
+    except OSError as e:
+        raise write_error(path, e) from None
     return path
 
 
@@ -56,15 +61,8 @@ def lean_log_ticks(fig) -> None:
 
 def save(fig, path, svg: bool = True) -> list[Path]:
     """PNG (dpi 120) and, unless svg=False (the --quick runs), an SVG beside it."""
-    p = Path(path).with_suffix(".png")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=120, bbox_inches="tight")
-    outs = [p]
-    if svg:
-        fig.savefig(p.with_suffix(".svg"), bbox_inches="tight")
-        outs.append(p.with_suffix(".svg"))
-    plt.close(fig)
-    return outs
+    from ...plot.output import save_figure
+    return save_figure(fig, Path(path).with_suffix(".png"), "figure.png", dpi=120, svg=svg)
 
 
 LOG: list[str] = []   # every line said since the last clear (nmc report quotes them)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..tables import sig
 from . import common as C
 import numpy as np
 
@@ -66,7 +67,9 @@ def winners(rows: list[dict]) -> list[dict]:
     for b, c in keys:
         here = {r["system"]: r for r in rows if r["batch"] == b and r["context"] == c}
         cand = sorted((r for r in here.values() if r["fits"]), key=lambda r: -r["tokens_per_s"])
-        pim_vs_gpu = here["GPU+PIM"]["tokens_per_s"] / here["GPU"]["tokens_per_s"]
+        # a speed-up only between two systems that both run it (fit in memory)
+        pim_vs_gpu = (here["GPU+PIM"]["tokens_per_s"] / here["GPU"]["tokens_per_s"]
+                      if here["GPU+PIM"]["fits"] and here["GPU"]["fits"] else float("nan"))
         if not cand:
             out.append({"batch": b, "context": c, "winner": "none", "tokens_per_s": float("nan"),
                         "lead_over_next": float("nan"), "runner_up": "", "energy_winner": "none",
@@ -127,13 +130,15 @@ def figure(rows, wins, path, svg=True):
     names = ["none"] + [s[0] for s in SYSTEMS]
     colors = ["0.85"] + [s[3] for s in SYSTEMS]
     from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch, Rectangle
     clabels = [f"{c // 1024}k" if c >= 1024 else str(c) for c in contexts]
     for ax, key, val, title in (
             (axes[1, 0], "winner", "pim_speedup_over_gpu",
-             "(c) most tokens/s among systems that fit\n(cell: GPU+PIM speed-up over GPU)"),
+             "(c) most tokens/s among systems that fit\n(cell: GPU+PIM speed-up over GPU where "
+             "both fit; hatched: nothing fits)"),
             (axes[1, 1], "energy_winner", "energy_per_token_j",
-             "(d) least J/token among systems that fit\n(cell: that system's mJ/token)")):
+             "(d) least J/token among systems that fit\n(cell: that system's mJ/token; "
+             "hatched: nothing fits)")):
         grid = np.zeros((len(batches), len(contexts)))
         for w in wins:
             grid[batches.index(w["batch"]), contexts.index(w["context"])] = names.index(w[key])
@@ -142,13 +147,19 @@ def figure(rows, wins, path, svg=True):
         for w in wins:
             i, j = batches.index(w["batch"]), contexts.index(w["context"])
             v = w[val]
-            txt = (f"×{v:.2g}" if key == "winner" else
-                   ("" if w[key] == "none" else f"{v * 1e3:.2g}"))
+            if w[key] == "none":        # nothing fits: hatched, no number
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="xx",
+                                       edgecolor="0.55", lw=0))
+                continue
+            if not np.isfinite(v):      # GPU or GPU+PIM does not fit: no speed-up to print
+                continue
+            txt = f"×{v:.2g}" if key == "winner" else sig(v * 1e3, 2)
             ax.text(j, i, txt, ha="center", va="center", fontsize=7)
         ax.set_xticks(range(len(contexts)), clabels)
         ax.set_yticks(range(len(batches)), [str(b) for b in batches])
         ax.set(xlabel="context (tokens in the KV cache)", ylabel="batch", title=title)
-        ax.legend([Patch(color=c, alpha=0.7) for c in colors], ["nothing fits"] + names[1:],
+        ax.legend([Patch(facecolor=colors[0], alpha=0.7, hatch="xx", edgecolor="0.55")]
+                  + [Patch(color=c, alpha=0.7) for c in colors[1:]], ["nothing fits"] + names[1:],
                   loc="upper right", fontsize=8)
         ax.grid(False)
     ax = axes[0, 2]
