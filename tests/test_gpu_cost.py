@@ -189,3 +189,34 @@ def test_batch1_decode_is_memory_bound_on_cut_down_parts():
     for arch in ("h20", "l20", "a100-80g-sxm", "h100-sxm"):
         r = nmc.analyze("llama-3-8b", arch, phase="decode", batch=1, context=1024)
         assert r.bound_shares["compute"] < 0.05, arch
+
+
+def test_tile_pick_takes_the_faster_candidate():
+    """A matrix product carries two tile candidates (docs/model.md, Tile choice): the one with
+    the least padded work and idle cores, and the preset tile; the rate stage takes the faster.
+    Llama-3-70B decode, tp 4, batch 96 on an A100 (108 SMs, 128 x 128 tiles): the MLP up/gate
+    product (M 96, N 14336, K 8192) has 112 preset tiles in 2 waves (efficiency 14336 / 27648);
+    32-wide tiles give 448 tiles in 5 waves (14336 / 17280) but read the 1.5 MiB activation panel
+    448 times from L2. With the A100's L2 the preset tile is faster; with an unbounded L2 the
+    narrow tile is."""
+    import math
+    from nmc.engine.gpu import shape_efficiency
+    kw = dict(phase="decode", batch=96, context=1024, tp=4)
+    a = nmc.load_arch("a100-80g-sxm").vector()
+    eff, tm, tn, split = shape_efficiency(a, 96.0, 14336.0, 8192.0, 1.0, 1.0)
+    assert (tm, tn, split) == (96.0, 32.0, 1.0) and eff == pytest.approx(14336 / 17280)
+
+    def up(**over):
+        r = nmc.analyze("llama-3-70b", "a100-80g-sxm", **kw, **over)
+        return r, next(o for o in r.ops if o["name"] == "mlp_up")
+
+    r0, o0 = up()
+    r1, o1 = up(sram_bw="1000 TB/s")
+    preset = o0["act_in_bytes"] * math.ceil(14336 / 128) + o0["weight_bytes"] + o0["act_out_bytes"]
+    narrow = o1["act_in_bytes"] * math.ceil(14336 / 32) + o1["weight_bytes"] + o1["act_out_bytes"]
+    assert o0["sram_bytes"] == pytest.approx(preset, rel=1e-12)
+    assert o1["sram_bytes"] == pytest.approx(narrow, rel=1e-12)
+    # compute time falls by the efficiency ratio with the narrow tile
+    assert o0["t_compute_s"] / o1["t_compute_s"] == pytest.approx((14336 / 17280) / (14336 / 27648))
+    # the pick never makes a step slower than either candidate alone: more L2 bandwidth only helps
+    assert r1.latency_s <= r0.latency_s

@@ -164,17 +164,30 @@ def gpu_shape(ops, i, a, tp):
     sram = dram
     cls = 0.0                   # vector ops run on the FP32 units
     work = flops if flops > 0 else 0.0
+    work0 = work
+    sram0 = sram
     if kind == K_GEMM or kind == K_LMHEAD or kind == K_SCORE or kind == K_CONTEXT:
         M = ops[i, O_M]
         N = ops[i, O_N]
-        eff, tm, tn, split = shape_efficiency(a, M, N, ops[i, O_K], ops[i, O_G], ops[i, O_TFRAC])
+        G = ops[i, O_G]
+        tf = ops[i, O_TFRAC]
+        eff, tm, tn, split = shape_efficiency(a, M, N, ops[i, O_K], G, tf)
+        # the preset tile as the second candidate: the rate stage takes the faster of the two
+        # (a narrower tile or a K split fills more cores but reads more from L2)
+        tm0 = min(a[A_TILE_M], _ceil(M / a[A_MMA_M]) * a[A_MMA_M])
+        eff0, _ = _tile_eff(M, N, ops[i, O_K], G, tf, tm0, a[A_TILE_N], a[A_N_CORES], False)
         cls = dt
         work = flops / eff if flops > 0 else 0.0
+        work0 = flops / eff0 if flops > 0 else 0.0
         if kind == K_GEMM or kind == K_LMHEAD:
             # on-chip traffic: A re-read per column of tiles, B per row of tiles, and split-K's
             # fp32 partial sums written and read back by the reduction
             sram = (ops[i, O_AIN] * _ceil(N / tn) + ops[i, O_W] * _ceil(M / tm)
-                    + ops[i, O_AOUT] + 8.0 * (split - 1.0) * M * N * ops[i, O_G])
+                    + ops[i, O_AOUT] + 8.0 * (split - 1.0) * M * N * G)
+            sram0 = (ops[i, O_AIN] * _ceil(N / a[A_TILE_N]) + ops[i, O_W] * _ceil(M / tm0)
+                     + ops[i, O_AOUT])
+        else:
+            sram0 = sram
     link = 0.0
     buf = 0.0
     comm = 0.0
@@ -194,18 +207,34 @@ def gpu_shape(ops, i, a, tp):
             link = 2.0 * (p - 1.0) / p * buf
             dram = 3.0 * buf
         sram = 0.0
-    return cls, work, flops, dt, dram, sram, ops[i, O_KERNELS], link, buf, comm
+        sram0 = 0.0
+    return cls, work, flops, dt, dram, sram, ops[i, O_KERNELS], link, buf, comm, work0, sram0
 
 
 @njit(cache=True, inline="always")
-def gpu_time(r_c, e_c, work, flops, dram, sram, kernels, link, t_coll, comm, r):
+def pick_tile(work, sram, work0, sram0, r_c, r_mem, dram, r_sram):
+    """The faster of gpu_shape's two tile candidates with these rates: (work, sram) of the
+    chosen tile (docs/model.md, Tile choice). Ties keep the preset tile (work0, sram0)."""
+    t = max(work * r_c, dram * r_mem, sram * r_sram)
+    t0 = max(work0 * r_c, dram * r_mem, sram0 * r_sram)
+    if t < t0:
+        return work, sram
+    return work0, sram0
+
+
+@njit(cache=True, inline="always")
+def gpu_time(r_c, e_c, work, flops, dram, sram, kernels, link, t_coll, comm, r, work0, sram0):
     """Rate stage: (t_compute, t_memory, t_latency, t_comm, DRAM bytes, SRAM bytes, energy) of
     one instance from gpu_shape's values, its class's rate r_c (class_rate) and energy per FLOP
     e_c (energy_per_flop), gpu_rates' tuple r and, for a collective, its time t_coll
-    (collectives.tp_allreduce_time), which runs alongside its HBM traffic."""
+    (collectives.tp_allreduce_time), which runs alongside its HBM traffic. (work, sram) and
+    (work0, sram0) are the two tile candidates; the faster is taken (pick_tile)."""
+    has_sram = r[RT_HAS_SRAM] > 0
+    work, sram = pick_tile(work, sram, work0, sram0, r_c, r[RT_MEM], dram,
+                           r[RT_SRAM] if has_sram else 0.0)
     t_c = work * r_c
     t_m = dram * r[RT_MEM]
-    if r[RT_HAS_SRAM] > 0:
+    if has_sram:
         t_m = max(t_m, sram * r[RT_SRAM])
     else:
         sram = 0.0
@@ -221,12 +250,13 @@ def gpu_time(r_c, e_c, work, flops, dram, sram, kernels, link, t_coll, comm, r):
 def gpu_cost(ops, i, a, tp, rt, terms):
     """Fill terms[i] for op row i on the host in runtime mode rt: compute, memory, latency and
     comm time per instance, DRAM/SRAM bytes and energy (gpu_shape then gpu_time)."""
-    cls, work, flops, ecls, dram, sram, kern, link, buf, comm = gpu_shape(ops, i, a, tp)
+    cls, work, flops, ecls, dram, sram, kern, link, buf, comm, work0, sram0 = gpu_shape(
+        ops, i, a, tp)
     t_coll = (coll_time(comm - 1.0, buf, ops[i, O_G], ops[i, O_STRIDE], a) if comm > 0
               else 0.0)
     t_c, t_m, t_l, t_x, dram, sram, energy = gpu_time(
         class_rate(a, int(cls)), energy_per_flop(a, int(ecls)), work, flops, dram, sram, kern,
-        link, t_coll, comm, gpu_rates(a, rt))
+        link, t_coll, comm, gpu_rates(a, rt), work0, sram0)
     terms[i, T_COMPUTE] = t_c
     terms[i, T_MEM] = t_m
     terms[i, T_LAT] = t_l

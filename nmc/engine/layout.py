@@ -157,13 +157,16 @@ declare("P", [
     ("GRP", "collective group size"), ("STRIDE", "collective member stride"),
     ("NW", "count x work"),
     ("ND", "count x dram"), ("NS", "count x sram"),
+    # the preset tile as the second candidate of a matrix product (gpu.gpu_shape, pick_tile)
+    ("WORK0", "FLOPs at full shape efficiency, preset tile"), ("SRAM0", "on-chip bytes, preset tile"),
+    ("NW0", "count x work, preset tile"), ("NS0", "count x sram, preset tile"),
 ])
 N_PREP = block_end("P")
 N_CLASSES = 6                                  # dtype codes: compute and energy classes
 declare("PX", [
     ("ACTIVE", "active rows"), ("KERN", "kernels"), ("LINK", "link bytes"),
     ("NCOMM", "collectives"), ("FLOPS", "flops"),
-    ("DRAM", "dram bytes"), ("SRAM", "sram bytes"),
+    ("DRAM", "dram bytes"),
     ("F0", "flops per energy class", N_CLASSES),
     # the footprint of the pass's point (point_into)
     ("W", "weight bytes"), ("KV", "kv bytes"), ("ACT", "activation bytes"),

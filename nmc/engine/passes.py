@@ -22,8 +22,8 @@ from .layout import (
     ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_ENERGY, ACC_FLOPS, ACC_LAT, ACC_MEM, ACC_TIME,
     BOUND_COMM, BOUND_COMPUTE, BOUND_LATENCY, BOUND_MEMORY, N_CLASSES, N_PREP, N_PX, N_TERMS,
     O_COUNT, O_FLOPS, O_G, O_STRIDE, P_CLS, P_COMM, P_DRAM, P_ECLS, P_FLOPS, P_KERN, P_LINK, P_N, P_ND,
-    P_BUF, P_GRP, P_NS, P_NW, P_ROW, P_SRAM, P_STRIDE, P_WORK, PX_ACTIVE, PX_DRAM, PX_EC, PX_F0, PX_FLOPS,
-    PX_KERN, PX_LINK, PX_NCOMM, PX_RC, PX_SRAM, PX_W, S_ADT, S_DEQUANT, S_KVDT, S_RUNTIME, S_TP,
+    P_BUF, P_GRP, P_NS, P_NS0, P_NW, P_NW0, P_ROW, P_SRAM, P_SRAM0, P_STRIDE, P_WORK, P_WORK0, PX_ACTIVE, PX_DRAM, PX_EC, PX_F0, PX_FLOPS,
+    PX_KERN, PX_LINK, PX_NCOMM, PX_RC, PX_W, S_ADT, S_DEQUANT, S_KVDT, S_RUNTIME, S_TP,
     S_WDT,
     T_BOUND, T_COMM, T_COMPUTE, T_DRAM, T_ENERGY, T_ENGINE, T_LAT, T_MEM, T_PEAK, T_SRAM,
     T_TOTAL,
@@ -50,7 +50,8 @@ def prepare_host(ops, a, tp, prep, px):
         n = ops[i, O_COUNT]
         if n == 0.0:
             continue
-        cls, work, flops, ecls, dram, sram, kern, link, buf, comm = gpu_shape(ops, i, a, tp)
+        cls, work, flops, ecls, dram, sram, kern, link, buf, comm, work0, sram0 = gpu_shape(
+            ops, i, a, tp)
         prep[P_ROW, j] = i
         prep[P_N, j] = n
         prep[P_CLS, j] = cls
@@ -68,12 +69,15 @@ def prepare_host(ops, a, tp, prep, px):
         prep[P_NW, j] = n * work
         prep[P_ND, j] = n * dram
         prep[P_NS, j] = n * sram
+        prep[P_WORK0, j] = work0
+        prep[P_SRAM0, j] = sram0
+        prep[P_NW0, j] = n * work0
+        prep[P_NS0, j] = n * sram0
         px[PX_KERN] += n * kern
         px[PX_LINK] += n * link
         px[PX_NCOMM] += comm
         px[PX_FLOPS] += n * flops
         px[PX_DRAM] += n * dram
-        px[PX_SRAM] += n * sram
         px[PX_F0 + int(ecls)] += n * flops
         j += 1
     px[PX_ACTIVE] = j
@@ -95,20 +99,29 @@ def cost_host(prep, px, a, s, terms, acc, keep_terms):
     comp = 0.0
     mem = 0.0
     com = 0.0
+    sram_bytes = 0.0
     for j in range(int(px[PX_ACTIVE])):
         if prep[P_COMM, j] > 0.0:       # a collective: its time alongside its HBM traffic
             com += prep[P_N, j] * max(coll_time(prep[P_COMM, j] - 1.0, prep[P_BUF, j],
                                                 prep[P_GRP, j], prep[P_STRIDE, j], a),
                                       prep[P_DRAM, j] * r_mem)
             continue
-        c = prep[P_NW, j] * px[PX_RC + int(prep[P_CLS, j])]
-        m = max(prep[P_ND, j] * r_mem, prep[P_NS, j] * r_sram)
+        rc = px[PX_RC + int(prep[P_CLS, j])]
+        nd = prep[P_ND, j] * r_mem
+        c = prep[P_NW, j] * rc
+        m = max(nd, prep[P_NS, j] * r_sram)
+        ns = prep[P_NS, j]
+        c0 = prep[P_NW0, j] * rc            # the preset tile (gpu.pick_tile: the faster; ties
+        m0 = max(nd, prep[P_NS0, j] * r_sram)   # keep the preset tile)
+        if max(c0, m0) <= max(c, m):
+            c, m, ns = c0, m0, prep[P_NS0, j]
+        sram_bytes += ns
         if c >= m:
             comp += c
         else:
             mem += m
     lat = px[PX_KERN] * r[RT_OVH]
-    energy = (px[PX_DRAM] * r[RT_E_MEM] + px[PX_SRAM] * r[RT_HAS_SRAM] * r[RT_E_SRAM]
+    energy = (px[PX_DRAM] * r[RT_E_MEM] + sram_bytes * r[RT_HAS_SRAM] * r[RT_E_SRAM]
               + px[PX_LINK] * r[RT_E_LINK])
     for k in range(N_CLASSES):
         energy += px[PX_F0 + k] * px[PX_EC + k]
@@ -140,7 +153,8 @@ def host_terms(prep, px, a, r, terms):      # caller of cost_host cost ~0.5 s of
         tc, tm, tl, tx, dram, sram, e = gpu_time(
             px[PX_RC + int(prep[P_CLS, j])], px[PX_EC + int(prep[P_ECLS, j])],
             prep[P_WORK, j], prep[P_FLOPS, j], prep[P_DRAM, j], prep[P_SRAM, j],
-            prep[P_KERN, j], prep[P_LINK, j], t_coll, prep[P_COMM, j], r)
+            prep[P_KERN, j], prep[P_LINK, j], t_coll, prep[P_COMM, j], r, prep[P_WORK0, j],
+            prep[P_SRAM0, j])
         i = int(prep[P_ROW, j])
         terms[i, T_COMPUTE] = tc
         terms[i, T_MEM] = tm
