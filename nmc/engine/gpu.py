@@ -51,7 +51,7 @@ def energy_per_flop(a, dt):
     return a[A_E_FP8]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)      # not inlined: compiled once (cold start), called per GEMM row
 def _tile_eff(M, N, K, G, tfrac, tm, tn, cores, split_ok):
     """(efficiency, split-K factor) of one tile shape: tiles spread in waves over the cores;
     with split_ok a row of tiles that leaves cores idle splits K (chunks of at least tn)."""
@@ -64,7 +64,7 @@ def _tile_eff(M, N, K, G, tfrac, tm, tn, cores, split_ok):
     return (M * N * G * tfrac * split) / (waves * cores * tm * tn), split
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)      # not inlined: compiled once (cold start), called per GEMM row
 def shape_efficiency(a, M, N, K, G, tfrac):
     """Fraction of the matrix units doing useful work for G independent M x N x K products, with
     the tile a GEMM library would pick for the shape (docs/model.md, "Shape efficiency"): M padded
