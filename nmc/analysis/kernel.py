@@ -2,7 +2,7 @@
 
 Used to compare nmc with kernel micro-benchmarks (experiments/measure/measure_gpu.py, validation
 group `gpu-kernel`). Nothing here re-implements the roofline: the operator rows are built by the
-same numba code as a model's forward pass (nmc/engine/ops.py: `_gemm` for a GEMM, `build_ops` of a
+same numba code as a model's forward pass (nmc/engine/ops.py: `_gemm_row` for a GEMM, `build_ops` of a
 one-layer model for attention) and costed by the same `cost_ops` path (gpu_shape x gpu_rates),
 with the mapping forced to host-only. So a GEMM inside nmc.analyze and the same GEMM here cost the same.
 
@@ -19,7 +19,7 @@ from ..engine.layout import (
     ACC_COMM, ACC_COMPUTE, ACC_DRAM, ACC_FLOPS, ACC_LAT, ACC_MEM, BOUND_NAMES, N_ACC, N_OF,
     N_SLOTS, N_TERMS, O_COUNT, O_KERNELS, OP_CONTEXT, OP_QKV, OP_SCORE, OP_SOFTMAX, S_ADT, S_KVDT, S_RUNTIME, S_WDT, T_COMPUTE, T_MEM,
 )
-from ..engine.ops import _gemm, build_ops
+from ..engine.ops import _gemm_row, build_ops
 from ..engine.passes import cost_ops
 from ..engine.vectors import model_vector, scenario_vector
 from ..errors import ConfigError, ScenarioError
@@ -85,7 +85,7 @@ def gemm_time(arch, M: int, N: int, K: int, dtype: str = "bf16",
     sc = Scenario(phase="decode", batch=1, weights=wdt, activations=dtype, kv=dtype,
                   runtime=runtime)
     ops = np.zeros((N_SLOTS, N_OF))
-    _gemm(ops, OP_QKV, 1.0, M, N, K, 1.0, wb, ab, float(adt_code), 1.0)
+    _gemm_row(ops[OP_QKV], 1.0, M, N, K, 1.0, wb, ab, float(adt_code), 1.0)
     return _cost(ops, av, sc)
 
 

@@ -351,9 +351,9 @@ def resident_plan(ops, a, cap):
             if tiles[i] > 0.0 and c < 3:
                 plan[i] = (r_d + r_m, r_d, r_m)[c]
         if r_d < n_d:
-            _partial_layer(plan, tiles, rem, 1)
+            _partial_layer(plan, tiles, rem, 1.0)   # floats: one compiled body
         elif r_m < n_m:
-            _partial_layer(plan, tiles, rem, 2)
+            _partial_layer(plan, tiles, rem, 2.0)
         elif tiles[OP_LMHEAD] > 0.0 and tiles[OP_LMHEAD] <= rem:
             plan[OP_LMHEAD] = 1.0
         return plan
@@ -607,5 +607,6 @@ def aimc_summary(m, s, a, ops, terms, res):
         w_dig = res[R_WEIGHT_BYTES]
     mcap = a[A_MEM_CAP] * a[A_MEM_USABLE]
     res[R_FITS] = 1.0 if w_dig + res[R_KV_BYTES] + res[R_ACT_BYTES] <= mcap else 0.0
-    _, kv1, act1 = footprint(m, 1.0, span, q, s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT])
+    _, kv1, act1 = footprint(m, 1.0, span, q, s[S_TP], s[S_WDT], s[S_ADT], s[S_KVDT],
+                             1.0)    # ep given: the compiled footprint of point_into
     res[R_MAX_BATCH] = max(math.floor((mcap - w_dig) / (kv1 + act1)), 0.0)

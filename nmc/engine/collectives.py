@@ -26,9 +26,13 @@ A_NET_BW = _AI["net_bw"]
 A_NET_LAT = _AI["net_latency"]
 A_EFF_LINK = _AI["eff_link"]
 
-COLL_ALLREDUCE, COLL_REDUCE_SCATTER, COLL_ALLGATHER, COLL_ALLTOALL, COLL_P2P = range(5)
+# floats, not ints: numba types an int constant passed to a jitted function as a literal and
+# compiles the callee once per value (5 kinds x 3 algorithms: ~0.5 s of cold start); a float
+# constant is typed float64, one compiled body
+COLL_ALLREDUCE, COLL_REDUCE_SCATTER, COLL_ALLGATHER, COLL_ALLTOALL, COLL_P2P = (
+    0.0, 1.0, 2.0, 3.0, 4.0)
 COLL_NAMES = ("all-reduce", "reduce-scatter", "all-gather", "all-to-all", "p2p")
-ALGO_RING, ALGO_HIER, ALGO_BEST = range(3)
+ALGO_RING, ALGO_HIER, ALGO_BEST = 0.0, 1.0, 2.0
 ALGO_NAMES = ("ring", "hierarchical", "best")
 
 
@@ -73,7 +77,7 @@ def group_time(kind, nbytes, p, stride, a, algo):
     bn = a[A_NET_BW] * eff
     ln = a[A_NET_LAT]
     g = members_per_node(p, stride, a[A_DPN])
-    n = math.ceil(p / g)
+    n = float(math.ceil(p / g))           # float: one compiled ring_time
     if n <= 1.0:                                    # the whole group sits in one node
         return ring_time(kind, nbytes, p, bl, ll)
     if kind == COLL_ALLTOALL:

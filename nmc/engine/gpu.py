@@ -175,7 +175,8 @@ def gpu_shape(ops, i, a, tp):
         # the preset tile as the second candidate: the rate stage takes the faster of the two
         # (a narrower tile or a K split fills more cores but reads more from L2)
         tm0 = min(a[A_TILE_M], _ceil(M / a[A_MMA_M]) * a[A_MMA_M])
-        eff0, _ = _tile_eff(M, N, ops[i, O_K], G, tf, tm0, a[A_TILE_N], a[A_N_CORES], False)
+        eff0, _ = _tile_eff(M, N, ops[i, O_K], G, tf, tm0, a[A_TILE_N], a[A_N_CORES],
+                            tm0 < 0.0)     # False, not a literal: one compiled _tile_eff
         cls = dt
         work = flops / eff if flops > 0 else 0.0
         work0 = flops / eff0 if flops > 0 else 0.0

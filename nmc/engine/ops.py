@@ -45,15 +45,13 @@ K_ACT_RT = (2.0, 1.0, 0.0)
 K_ROUTER_RT = (4.0, 2.0, 2.0)
 
 
-@njit(cache=True, inline="always")
-def _gemm(ops, s, count, M, N, K, G, wb, ab, adt, static):
-    """Row s of ops: count instances of an [M, K] x [K, N] product, G groups (weights wb, and
-    activations ab bytes per element, compute dtype adt, static weights or not)."""
-    _gemm_row(ops[s], count, M, N, K, G, wb, ab, adt, static)
-
-
-@njit(cache=True)   # one compiled body, called per row: inlined at each of build_ops' ~11 rows
-def _gemm_row(row, count, M, N, K, G, wb, ab, adt, static):     # it cost ~1 s of cold start
+# The row writers are compiled once and called per row (ops[OP_X] is a view of that row):
+# inlined at each of build_ops' ~20 rows, or wrapped in an inlined helper taking (ops, s), they
+# cost ~1.3 s of a cold start (numba re-runs its front end on the inlined body at every site).
+@njit(cache=True)
+def _gemm_row(row, count, M, N, K, G, wb, ab, adt, static):
+    """One operator row: count instances of an [M, K] x [K, N] product, G groups (weights wb,
+    and activations ab bytes per element, compute dtype adt, static weights or not)."""
     row[O_COUNT] = count
     row[O_KIND] = K_GEMM
     row[O_M] = M
@@ -70,15 +68,10 @@ def _gemm_row(row, count, M, N, K, G, wb, ab, adt, static):     # it cost ~1 s o
     row[O_TFRAC] = 1.0
 
 
-@njit(cache=True, inline="always")
-def _vec(ops, s, kind, count, elems_in, elems_out, flops, wbytes, ab):
-    """Row s of ops: count instances of an element-wise/vector operator of kind `kind`."""
-    _vec_row(ops[s], float(kind), count, elems_in, elems_out, flops, wbytes, ab)   # kind: a
-    # literal int at every call site; as a float (what the row stores) one compiled variant
-
-
-@njit(cache=True)   # one compiled body (as _gemm_row)
+@njit(cache=True)
 def _vec_row(row, kind, count, elems_in, elems_out, flops, wbytes, ab):
+    """One operator row: count instances of an element-wise/vector operator of kind `kind` (a
+    float: callers pass float(K_X), since a literal int would compile one variant per kind)."""
     row[O_COUNT] = count
     row[O_KIND] = kind
     row[O_M] = elems_out
@@ -137,7 +130,7 @@ def attention_rows(ops, m, b, q, span, pairs, tp, wdt, adt, kvdt, rt):
         # MLA's kv_b_proj: absorbed, on the new tokens' queries; expanded, on every span token's
         # latent (the cached ones read from the KV cache)
         rows = b * span if expand else b * q
-        _gemm(ops, OP_KVB, L, rows, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_KVB], L, rows, m[M_KVB_N] / tp, m[M_KVB_K], 1.0, wb, ab, adt, 1.0)
     tfrac = pairs / (q * span)
     s = OP_SCORE
     ops[s, O_COUNT] = L
@@ -214,12 +207,12 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
     r = int(rt)
     k_norm = K_NORM_RT[r]
 
-    _vec(ops, OP_EMBED, K_EMBED, 1.0, T * d, T * d, 0.0, 0.0, ab)
-    _vec(ops, OP_NORM1, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+    _vec_row(ops[OP_EMBED], float(K_EMBED), 1.0, T * d, T * d, 0.0, 0.0, ab)
+    _vec_row(ops[OP_NORM1], float(K_NORM), L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
     ops[OP_NORM1, O_KERNELS] = k_norm
     # the fused input projection; MLA's down-projections (q_a, kv_a: q_rep columns) are
     # replicated on every tensor-parallel device, the rest is split
-    _gemm(ops, OP_QKV, L, T, (m[M_Q_OUT] - m[M_Q_REP]) / tp + m[M_Q_REP], d, 1.0, wb, ab, adt,
+    _gemm_row(ops[OP_QKV], L, T, (m[M_Q_OUT] - m[M_Q_REP]) / tp + m[M_Q_REP], d, 1.0, wb, ab, adt,
           1.0)
     if r == 0:
         ops[OP_QKV, O_KERNELS] = 3.0
@@ -230,13 +223,13 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
             rot = T * (h + 1.0) * (dqk - m[M_KVB_K])
         else:
             rot = T * (h + hkv) * dqk
-        _vec(ops, OP_ROPE, K_ELTWISE, L, rot, rot, ROPE_FLOPS * rot, 0.0, ab)
+        _vec_row(ops[OP_ROPE], float(K_ELTWISE), L, rot, rot, ROPE_FLOPS * rot, 0.0, ab)
         ops[OP_ROPE, O_KERNELS] = K_ROPE_RT[r]
 
     # attention over the KV cache: causal pairs per sequence and head
     attention_rows(ops, m, b, q, c + q, q * c + q * (q + 1.0) * 0.5, tp, wdt, adt, kvdt, rt)
 
-    _gemm(ops, OP_OPROJ, L, T, d, m[M_O_K] / tp, 1.0, wb, ab, adt, 1.0)
+    _gemm_row(ops[OP_OPROJ], L, T, d, m[M_O_K] / tp, 1.0, wb, ab, adt, 1.0)
     if tp > 1.0:
         s = OP_ALLREDUCE
         ops[s, O_COUNT] = 2.0 * L
@@ -250,19 +243,21 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
         ops[s, O_COLL] = COLL_CODE_ALLREDUCE
         ops[s, O_G] = tp
         ops[s, O_STRIDE] = 1.0
-    _vec(ops, OP_RESID, K_ELTWISE, 2.0 * L, 2.0 * T * d, T * d, ADD_FLOPS * T * d, 0.0, ab)
+    _vec_row(ops[OP_RESID], float(K_ELTWISE), 2.0 * L, 2.0 * T * d, T * d, ADD_FLOPS * T * d,
+             0.0, ab)
     ops[OP_RESID, O_KERNELS] = K_RESID_RT[r]
-    _vec(ops, OP_NORM2, K_NORM, L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+    _vec_row(ops[OP_NORM2], float(K_NORM), L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
     ops[OP_NORM2, O_KERNELS] = k_norm
 
     if n_dense > 0:
         ff = m[M_FF] / tp
-        _gemm(ops, OP_UP, n_dense, T, nmat_up * ff, d, 1.0, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_UP], n_dense, T, nmat_up * ff, d, 1.0, wb, ab, adt, 1.0)
         if r == 0:
             ops[OP_UP, O_KERNELS] = nmat_up
-        _vec(ops, OP_ACT, K_ELTWISE, n_dense, nmat_up * T * ff, T * ff, ACT_FLOPS * T * ff, 0.0, ab)
+        _vec_row(ops[OP_ACT], float(K_ELTWISE), n_dense, nmat_up * T * ff, T * ff,
+                 ACT_FLOPS * T * ff, 0.0, ab)
         ops[OP_ACT, O_KERNELS] = K_ACT_RT[r]
-        _gemm(ops, OP_DOWN, n_dense, T, d, ff, 1.0, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_DOWN], n_dense, T, d, ff, 1.0, wb, ab, adt, 1.0)
 
     if n_moe > 0:
         E = m[M_EXPERTS]
@@ -275,21 +270,21 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
         active = max(active, min(k, E))
         per_expert = T * ep * k / active
         active = active / ep
-        _gemm(ops, OP_ROUTER, n_moe, T, E, d, 1.0, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_ROUTER], n_moe, T, E, d, 1.0, wb, ab, adt, 1.0)
         ops[OP_ROUTER, O_KERNELS] = K_ROUTER_RT[r]
-        _gemm(ops, OP_EUP, n_moe, per_expert, nmat_up * ffe, d, active, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_EUP], n_moe, per_expert, nmat_up * ffe, d, active, wb, ab, adt, 1.0)
         sff = m[M_SHARED_FF] / tp
         act_elems = T * (k * ffe + sff)
-        _vec(ops, OP_EACT, K_ELTWISE, n_moe, nmat_up * act_elems, act_elems,
+        _vec_row(ops[OP_EACT], float(K_ELTWISE), n_moe, nmat_up * act_elems, act_elems,
              ACT_FLOPS * act_elems, 0.0, ab)
         ops[OP_EACT, O_KERNELS] = K_ACT_RT[r]
-        _gemm(ops, OP_EDOWN, n_moe, per_expert, d, ffe, active, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_EDOWN], n_moe, per_expert, d, ffe, active, wb, ab, adt, 1.0)
         if r == 0:      # eager (HF-style loop over the experts hit): one GEMM per expert
             ops[OP_EUP, O_KERNELS] = active
             ops[OP_EDOWN, O_KERNELS] = active
         if sff > 0:
-            _gemm(ops, OP_SUP, n_moe, T, nmat_up * sff, d, 1.0, wb, ab, adt, 1.0)
-            _gemm(ops, OP_SDOWN, n_moe, T, d, sff, 1.0, wb, ab, adt, 1.0)
+            _gemm_row(ops[OP_SUP], n_moe, T, nmat_up * sff, d, 1.0, wb, ab, adt, 1.0)
+            _gemm_row(ops[OP_SDOWN], n_moe, T, d, sff, 1.0, wb, ab, adt, 1.0)
         if ep > 1.0:
             # dispatch and combine: each of the T local tokens goes to its k experts' devices
             s = OP_A2A
@@ -306,9 +301,9 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
             ops[s, O_STRIDE] = tp
 
     # only the last position of each sequence needs logits
-    _vec(ops, OP_FNORM, K_NORM, 1.0, b * d, b * d, NORM_FLOPS * b * d, d * ab, ab)
+    _vec_row(ops[OP_FNORM], float(K_NORM), 1.0, b * d, b * d, NORM_FLOPS * b * d, d * ab, ab)
     ops[OP_FNORM, O_KERNELS] = k_norm
-    _gemm(ops, OP_LMHEAD, 1.0, b, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
+    _gemm_row(ops[OP_LMHEAD], 1.0, b, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
     ops[OP_LMHEAD, O_KIND] = K_LMHEAD
     if dq > 0.0 and int(wdt) >= 4 and int(adt) < 4:
         # weight-only int8/int4: every weight of the layers' GEMMs read in this pass is
@@ -317,7 +312,7 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
         for i in range(N_SLOTS):
             if ops[i, O_KIND] == K_GEMM and ops[i, O_STATIC] > 0.5:
                 n_w += ops[i, O_COUNT] * ops[i, O_W] / wb
-        _vec(ops, OP_DEQUANT, K_ELTWISE, 1.0, 0.0, 0.0, dq * n_w, 0.0, ab)
+        _vec_row(ops[OP_DEQUANT], float(K_ELTWISE), 1.0, 0.0, 0.0, dq * n_w, 0.0, ab)
         ops[OP_DEQUANT, O_KERNELS] = 0.0
 
 

@@ -35,7 +35,7 @@ from .layout import (
     OP_CONTEXT, OP_FNORM, OP_KVB, OP_LMHEAD, OP_SCORE, OP_SOFTMAX, S_ADT, S_DEQUANT, S_EP,
     S_KVDT, S_RUNTIME, S_TP, S_WDT,
 )
-from .ops import NORM_FLOPS, _gemm, _vec, attention_rows, build_ops
+from .ops import NORM_FLOPS, _gemm_row, _vec_row, attention_rows, build_ops
 from .passes import cost_pass, is_host_only
 
 
@@ -55,9 +55,10 @@ def build_mixed_ops(m, agg, tp, wdt, adt, kvdt, rt, dq, ops, ep=1.0):
     d = m[M_D]
     if n_out > 0.0:
         k_norm = ops[OP_FNORM, O_KERNELS]   # kernels of the runtime mode (build_ops set them)
-        _vec(ops, OP_FNORM, K_NORM, 1.0, n_out * d, n_out * d, NORM_FLOPS * n_out * d, d * ab, ab)
+        _vec_row(ops[OP_FNORM], float(K_NORM), 1.0, n_out * d, n_out * d, NORM_FLOPS * n_out * d,
+                 d * ab, ab)
         ops[OP_FNORM, O_KERNELS] = k_norm
-        _gemm(ops, OP_LMHEAD, 1.0, n_out, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_LMHEAD], 1.0, n_out, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
         ops[OP_LMHEAD, O_KIND] = K_LMHEAD
     else:                                   # only partial prefill chunks: no token out
         ops[OP_FNORM, O_COUNT] = 0.0

@@ -55,7 +55,7 @@ from .layout import (
     TR_TOKENS_PER_S, TR_TOKENS_STEP, TR_T_BUBBLE, TR_T_BWD, TR_T_COMPUTE, TR_T_CP, TR_T_DP,
     TR_T_EP, TR_T_FWD, TR_T_LAT, TR_T_MB, TR_T_MEM, TR_T_OPT, TR_T_PP, TR_T_RECOMP, TR_T_TP,
 )
-from .ops import NORM_FLOPS, SOFTMAX_FLOPS, _gemm, _vec, build_ops
+from .ops import NORM_FLOPS, SOFTMAX_FLOPS, _gemm_row, _vec_row, build_ops
 from .passes import cost_rows
 from .pim import static_power, usable_capacity
 
@@ -164,8 +164,8 @@ def train_fwd_table(m, layers, mb, seq, tp, ep, wdt, adt, first, last, unfused, 
         ops[OP_EMBED, O_COUNT] = 0.0
     if last:
         # every position is predicted: LM head over T tokens, logits read again by the loss
-        _vec(ops, OP_FNORM, K_NORM, 1.0, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
-        _gemm(ops, OP_LMHEAD, 1.0, T, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
+        _vec_row(ops[OP_FNORM], float(K_NORM), 1.0, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+        _gemm_row(ops[OP_LMHEAD], 1.0, T, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
         ops[OP_LMHEAD, O_KIND] = K_LMHEAD
         ops[OP_LMHEAD, O_AOUT] *= 2.0
     else:
@@ -182,8 +182,8 @@ def train_fwd_table(m, layers, mb, seq, tp, ep, wdt, adt, first, last, unfused, 
         nup = 2.0 if m[M_GATED] > 0.5 else 1.0
         ffe = m[M_FFE] / tp
         n = ops[OP_EUP, O_COUNT]
-        _gemm(ops, OP_EUP, n, per, nup * ffe, d, G, wb, ab, adt, 1.0)
-        _gemm(ops, OP_EDOWN, n, per, d, ffe, G, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_EUP], n, per, nup * ffe, d, G, wb, ab, adt, 1.0)
+        _gemm_row(ops[OP_EDOWN], n, per, d, ffe, G, wb, ab, adt, 1.0)
     if fp8 > 0.0:
         for i in FP8_LINEAR:
             if ops[i, O_COUNT] > 0.0:
@@ -219,7 +219,7 @@ def cast_rows(ops, fp8, backward, ab, out):
             continue
         G = ops[i, O_G]
         elems = ops[i, O_M] * (ops[i, O_N] if backward else ops[i, O_K]) * G
-        _vec(out, i, K_ELTWISE, n, elems, 2.0 * elems, CAST_FLOPS * elems, 0.0, 1.0)
+        _vec_row(out[i], float(K_ELTWISE), n, elems, 2.0 * elems, CAST_FLOPS * elems, 0.0, 1.0)
         out[i, O_AIN] = (2.0 if cur else 1.0) * ab * elems
         out[i, O_AOUT] = 2.0 * FP8_BYTES * elems
         out[i, O_KERNELS] = 2.0 if cur else 1.0
@@ -249,13 +249,13 @@ def fp8_weight_rows(ops, fp8, wb, out):
             n_gemm += n
     if w <= 0.0:
         return
-    _vec(out, 0, K_ELTWISE, 1.0, w, 2.0 * w, CAST_FLOPS * w, 0.0, 1.0)
+    _vec_row(out[0], float(K_ELTWISE), 1.0, w, 2.0 * w, CAST_FLOPS * w, 0.0, 1.0)
     out[0, O_AIN] = (2.0 if cur else 1.0) * wb * w
     out[0, O_AOUT] = 2.0 * FP8_BYTES * w
     out[0, O_KERNELS] = (2.0 if cur else 1.0) * n_gemm
     if not cur:
         h = AMAX_HISTORY * AMAX_TENSORS * n_gemm
-        _vec(out, 1, K_ELTWISE, 1.0, h, h, h, 0.0, 4.0)
+        _vec_row(out[1], float(K_ELTWISE), 1.0, h, h, h, 0.0, 4.0)
         out[1, O_KERNELS] = 2.0
 
 
@@ -446,7 +446,7 @@ def model_parallel_comm(m, c, Ls, a, ops, attn_f, attn_b):
     cp = max(c[C_CP], 1.0)
     sp = c[C_SP]
     rc = int(c[C_RECOMP])
-    algo = int(c[C_ALGO])
+    algo = c[C_ALGO]                # float: one compiled group_time (collectives.py)
     ab = DT_BYTES[int(c[C_ADT])]
     T = c[C_MB] * c[C_SEQ] / cp
     d = m[M_D]
@@ -548,7 +548,7 @@ def data_parallel_comm(c, Ls, psi_d, psi_e, a):
     nm = c[C_NMICRO]
     gb = c[C_GRAD_BYTES]
     zero = int(c[C_ZERO])
-    algo = int(c[C_ALGO])
+    algo = c[C_ALGO]                # float: one compiled group_time (collectives.py)
     n_ag = 2.0 if c[C_RESHARD] > 0.5 else 1.0
     g_d, z_d = _groups(c)
     Lf = max(Ls, 1.0)
@@ -625,7 +625,7 @@ def optimizer_pass(c, Ls, psi_d, psi_e, fx, a, s, terms, acc):
     zero = int(c[C_ZERO])
     n_upd = psi_d / (z if zero >= 1 else 1.0) + psi_e / (z_e if zero >= 1 else 1.0)
     opt = np.zeros((2, N_OF))
-    _vec(opt, 0, K_ELTWISE, 1.0, 0.0, 0.0, OPT_FLOPS * n_upd, 0.0, 1.0)
+    _vec_row(opt[0], float(K_ELTWISE), 1.0, 0.0, 0.0, OPT_FLOPS * n_upd, 0.0, 1.0)
     opt[0, O_AIN] = (c[C_GRAD_BYTES] + OPT_STATE_BYTES) * n_upd
     opt[0, O_AOUT] = (OPT_STATE_BYTES + PARAM_BYTES) * n_upd
     opt[0, O_KERNELS] = Ls

@@ -1,0 +1,150 @@
+"""A first run on two cores: compile a family's kernels in two processes at once.
+
+numba compiles in one thread, under one lock, so a cold `nmc analyze` uses one core while the
+second idles. The kernels of a point entry (evaluate.point_entry: one per family) form a call
+tree whose leaves do not depend on each other. `warm(family)` splits them: a helper process
+(`python -m nmc.engine.warm FAMILY`) compiles one half into the on-disk cache while this
+process compiles the other half; then this process waits for the helper and compiles the
+entry itself, whose typing loads the helper's half from the cache instead of compiling it
+(docs/sweep.md, "First run").
+
+Only a cold start pays: the split runs once per family and cache directory (a marker file in
+cache.cache_dir() records it), never on a machine with one usable CPU, and not when
+NMC_PARALLEL_COMPILE=0. Every failure is harmless: a helper that fails or times out only
+means this process compiles those kernels itself, as it would without the split. The
+signatures below are those the entries' typing infers (tests/test_warm.py compiles each
+entry cold and checks that every planned signature is the one used); a stale one would cost
+time, never a wrong result.
+
+Compiling also happens at a fixed, shallow call depth here, whichever command asked for it:
+CPython 3.11 allocates its frame stack in 16 KiB chunks and frees a chunk when the frame
+that opened it returns, so numba's deep recursion, run from a depth that sits at a chunk
+boundary, maps and unmaps a chunk per call (measured: +1.1 s of system time for `nmc compare`
+over `nmc analyze`, same kernels)."""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import threading
+
+from .cache import cache_dir
+
+_done: set[str] = set()
+_lock = threading.Lock()
+HELPER_TIMEOUT_S = 300.0
+
+
+def _signatures():
+    """{family: (entry, this process's leaves, the helper's leaves)}; each kernel as
+    (module, function, argument types), in the order compiled. A leaf's callees compile with
+    it; a leaf shared by both halves (collectives.coll_time) is first in this process's list,
+    so the helper, which starts later, finds it cached."""
+    from numba import types as T
+    F, I64 = T.float64, T.int64
+    A1 = T.Array(F, 1, "C")
+    A2 = T.Array(F, 2, "C")
+    entry_args = (A1, A1, A1, A2, A2, A1)
+    coll = ("collectives", "coll_time", (F, F, F, F, A1))
+    build = ("ops", "build_ops", (A1, F, F, F, F, F, F, F, F, A2, F, F))
+    foot = ("ops", "footprint", (A1, F, F, F, F, F, F, F, F))
+    shape = ("gpu", "shape_efficiency", (A1, F, F, F, F, F))
+    gpu_cost = ("gpu", "gpu_cost", (A2, I64, A1, F, F, A2))
+    row_cost = (A2, I64, A1, A1, A2)
+    return {
+        "host": (
+            ("evaluate", "evaluate_point_host", entry_args),
+            (coll, build, foot),
+            (("passes", "prepare_host", (A2, A1, F, A2, A1)),
+             ("passes", "host_terms", (A2, A1, A1, T.UniTuple(F, 9), A2))),
+        ),
+        "pim": (
+            ("evaluate", "evaluate_point_pim", entry_args),
+            (coll, shape, gpu_cost, foot),
+            (build, ("pim", "pim_cost", row_cost), ("pim", "pim_map_and_cost", row_cost)),
+        ),
+        "aimc": (
+            ("evaluate", "evaluate_point_aimc", entry_args),
+            (coll, shape, gpu_cost, build, foot,
+             ("aimc", "aimc_summary", (A1, A1, A1, A2, A2, T.Array(F, 1, "A")))),
+            (("aimc", "placement", (A2, A1)),
+             ("aimc", "tile_part", (A2, I64, A1, F, F, F, F, F, F)),
+             ("aimc", "aimc_map_and_cost", row_cost)),
+        ),
+    }
+
+
+def _compile(kernels) -> None:
+    for mod, name, args in kernels:
+        f = getattr(importlib.import_module(f"{__package__}.{mod}"), name)
+        f.compile(args)
+
+
+def _enabled() -> bool:
+    if os.environ.get("NMC_PARALLEL_COMPILE", "1").strip() in ("0", "false", "no", "off"):
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return cpus >= 2
+
+
+def _marker(family: str) -> str:
+    return os.path.join(cache_dir(), f"warm-{family}")
+
+
+def warm(family: str) -> None:
+    """Compile `family`'s point entry (and its kernels) in two processes when this cache
+    directory has not seen it yet; otherwise return at once (one os.path.exists per family and
+    process)."""
+    if family in _done:
+        return
+    with _lock:
+        if family in _done:
+            return
+        _done.add(family)
+        plans = _signatures()
+        if family not in plans or os.path.exists(_marker(family)):
+            return
+        entry, mine, theirs = plans[family]
+        helper = None
+        if _enabled():
+            try:
+                helper = subprocess.Popen(
+                    [sys.executable, "-m", __name__, family], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError:
+                helper = None
+        try:
+            _compile(mine)
+        finally:
+            if helper is not None:
+                try:
+                    helper.wait(timeout=HELPER_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    helper.kill()
+                    helper.wait()
+        _compile([entry])           # loads the helper's half from the cache (or compiles it)
+        try:
+            os.makedirs(cache_dir(), exist_ok=True)
+            with open(_marker(family), "w") as fh:
+                fh.write("compiled\n")
+        except OSError:
+            pass
+
+
+def main(argv=None) -> int:
+    """The helper: compile the second half of a family's kernels into the cache."""
+    argv = sys.argv[1:] if argv is None else argv
+    plans = _signatures()
+    if len(argv) != 1 or argv[0] not in plans:
+        print(f"usage: python -m {__name__} {{{','.join(plans)}}}", file=sys.stderr)
+        return 2
+    _compile(plans[argv[0]][2])
+    return 0
+
+
+if __name__ == "__main__":      # `python -m nmc.engine.warm`: nmc.engine's __init__ has
+    sys.exit(main())            # decorated the kernels under nmc's cache directory
