@@ -44,6 +44,7 @@ from ..engine.layout import (
     TR_FIELDS,
 )
 from ..engine.train import train_grid
+from ..engine.warm import warm
 from ..engine.vectors import model_vector
 from ..errors import ScenarioError
 from ..workload.model import ModelSpec, load_model
@@ -329,6 +330,7 @@ class TrainReport:
 
 def _evaluate(mv, cfgs: np.ndarray, av) -> np.ndarray:
     out = np.empty((cfgs.shape[0], N_TR))
+    warm("train")          # a cold cache: compiled in two processes (engine/warm.py)
     train_grid(mv, cfgs, av, out)
     return out
 

@@ -65,6 +65,13 @@ def build_mixed_ops(m, agg, tp, wdt, adt, kvdt, rt, dq, ops, ep=1.0):
         ops[OP_LMHEAD, O_COUNT] = 0.0
 
 
+@njit(cache=True)     # not inlined: one compiled cost_pass for the event loop's three
+def pass_cost(ops, a, s, terms, acc, prep, px):     # call sites (~6 s of a cold `nmc serve`)
+    """cost_pass of a serving pass: every engine compiled in (the arch vector chooses), the
+    host structure stage redone, no per-operator terms kept."""
+    return cost_pass(ops, a, s, terms, acc, prep, px, True, False, True, True, True)
+
+
 @njit(cache=True, inline="always")
 def price_batch(m, s, a, agg, ops, terms, acc, prep, px):
     """(time, dynamic energy of the tp devices) of one pass over the batch agg[AG_*] with the
@@ -74,7 +81,7 @@ def price_batch(m, s, a, agg, ops, terms, acc, prep, px):
                     ops, ep)
     for k in range(N_ACC):
         acc[k] = 0.0
-    t = cost_pass(ops, a, s, terms, acc, prep, px, True, False, True, True, True)
+    t = pass_cost(ops, a, s, terms, acc, prep, px)
     return t, acc[ACC_ENERGY] * s[S_TP] * ep
 
 
@@ -118,13 +125,13 @@ def price_decode(m, s, a, n, span, ops, att, terms, acc, prep, px, memo, agg):
         ops[OP_KVB, O_COUNT] = 0.0          # MLA's kv_up_proj: attention_rows writes it (att)
         for k in range(N_ACC):
             acc[k] = 0.0
-        memo[n, 0] = cost_pass(ops, a, s, terms, acc, prep, px, True, False, True, True, True)
+        memo[n, 0] = pass_cost(ops, a, s, terms, acc, prep, px)
         memo[n, 1] = acc[ACC_ENERGY] * tp * ep
     c = span / n
     attention_rows(att, m, n / ep, 1.0, c, c, tp, s[S_WDT], s[S_ADT], s[S_KVDT], s[S_RUNTIME])
     for k in range(N_ACC):
         acc[k] = 0.0
-    t = cost_pass(att, a, s, terms, acc, prep, px, True, False, True, True, True)
+    t = pass_cost(att, a, s, terms, acc, prep, px)
     return memo[n, 0] + t, memo[n, 1] + acc[ACC_ENERGY] * tp * ep
 
 

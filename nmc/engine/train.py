@@ -81,7 +81,9 @@ AMAX_TENSORS = 3.0
 # the linear layers whose GEMMs run in FP8 (TE Linear / LayerNormLinear / GroupedLinear): every
 # weight GEMM of a layer except the MoE router; the LM head, attention core and norms stay BF16
 FP8_LINEAR = (OP_QKV, OP_KVB, OP_OPROJ, OP_UP, OP_DOWN, OP_EUP, OP_EDOWN, OP_SUP, OP_SDOWN)
-SEL_ALL, SEL_LAYERS, SEL_ATTN_CORE = 0, 1, 2   # row selections (select_rows, matrix_flops)
+# row selections (select_rows, matrix_flops); floats, not ints: an int constant argument is a
+# numba literal, one compiled variant per value (docs/sweep.md, "First run")
+SEL_ALL, SEL_LAYERS, SEL_ATTN_CORE = 0.0, 1.0, 2.0
 
 
 @njit(cache=True, inline="always")
@@ -132,19 +134,21 @@ def train_fwd_table(m, layers, mb, seq, tp, ep, wdt, adt, first, last, unfused, 
     tokens of each sequence, two load-balanced chunks whose causal pairs are 1/cp of the
     sequence's: built as q new tokens over (seq - q)/2 earlier ones, q (seq - q)/2 + q (q + 1)/2
     = seq (seq + 1) / (2 cp) pairs. fp8 > 0: the FP8_LINEAR GEMMs read FP8 operands (1 byte per
-    weight and input element) at the fp8 peak and write BF16 outputs."""
+    weight and input element) at the fp8 peak and write BF16 outputs. first, last, unfused:
+    truth values; the engine passes them as 1.0 / 0.0 (one compiled variant; a literal True
+    or False would compile one per combination)."""
     ms = m.copy()
     L = m[M_LAYERS]
     ms[M_LAYERS] = layers
     ms[M_MOE_LAYERS] = m[M_MOE_LAYERS] * layers / L
     q = seq / cp
-    build_ops(ms, mb, q, 0.5 * (seq - q), tp, wdt, adt, adt, RUN_FUSED, ops)
+    build_ops(ms, mb, q, 0.5 * (seq - q), tp, wdt, adt, adt, float(RUN_FUSED), ops, 0.0, 1.0)
     ab = DT_BYTES[int(adt)]
     wb = DT_BYTES[int(wdt)]
     T = mb * q
     d = m[M_D]
     ops[OP_SCORE, O_KVWR] = 0.0                 # keys and values stay in the QKV output
-    if unfused:
+    if unfused > 0.5:
         hp = m[M_HEADS] / tp
         sq = mb * hp * seq * seq                # score elements, causal mask applied, not skipped
         S = sq * ab
@@ -160,9 +164,9 @@ def train_fwd_table(m, layers, mb, seq, tp, ep, wdt, adt, first, last, unfused, 
         ops[OP_SOFTMAX, O_AIN] = S
         ops[OP_SOFTMAX, O_AOUT] = S
         ops[OP_SOFTMAX, O_KERNELS] = 1.0
-    if not first:
+    if first < 0.5:
         ops[OP_EMBED, O_COUNT] = 0.0
-    if last:
+    if last > 0.5:
         # every position is predicted: LM head over T tokens, logits read again by the loss
         _vec_row(ops[OP_FNORM], float(K_NORM), 1.0, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
         _gemm_row(ops[OP_LMHEAD], 1.0, T, m[M_VOCAB] / tp, d, 1.0, wb, ab, adt, 1.0)
@@ -215,10 +219,10 @@ def cast_rows(ops, fp8, backward, ab, out):
         n = ops[i, O_COUNT]
         if n == 0.0 or ops[i, O_DTYPE] != FP8_CODE:
             continue
-        if not backward and not cur and _norm_fed(i):
+        if backward < 0.5 and not cur and _norm_fed(i):
             continue
         G = ops[i, O_G]
-        elems = ops[i, O_M] * (ops[i, O_N] if backward else ops[i, O_K]) * G
+        elems = ops[i, O_M] * (ops[i, O_N] if backward > 0.5 else ops[i, O_K]) * G
         _vec_row(out[i], float(K_ELTWISE), n, elems, 2.0 * elems, CAST_FLOPS * elems, 0.0, 1.0)
         out[i, O_AIN] = (2.0 if cur else 1.0) * ab * elems
         out[i, O_AOUT] = 2.0 * FP8_BYTES * elems
@@ -404,35 +408,36 @@ def stage_passes(m, c, Ls, a, s, ops, sel, bops, cst, fx, terms, acc_f, acc_b, a
     unf = c[C_UNFUSED] > 0.5
     ab = DT_BYTES[int(c[C_ADT])]
     wb = DT_BYTES[int(wdt)]
-    train_fwd_table(m, Ls, c[C_MB], c[C_SEQ], tp, c[C_EP], wdt, c[C_ADT], c[C_PP] <= 1.0, True,
-                    unf, ops, max(c[C_CP], 1.0), fp8)
+    train_fwd_table(m, Ls, c[C_MB], c[C_SEQ], tp, c[C_EP], wdt, c[C_ADT],
+                    1.0 if c[C_PP] <= 1.0 else 0.0, 1.0, c[C_UNFUSED], ops, max(c[C_CP], 1.0),
+                    fp8)
     select_rows(ops, SEL_ALL, sel)
-    t_fwd = cost_rows(sel, a, s, terms, acc_f, True)
+    t_fwd = cost_rows(sel, a, s, terms, acc_f, True, None, None)
     attn_f = _attn_core_time(terms, 1) / max(Ls, 1.0)
     if fp8 > 0.0:
-        cast_rows(ops, fp8, False, ab, cst)
-        t_fwd += cost_rows(cst, a, s, terms, acc_f, True)
+        cast_rows(ops, fp8, 0.0, ab, cst)
+        t_fwd += cost_rows(cst, a, s, terms, acc_f, True, None, None)
         fp8_weight_rows(ops, fp8, wb, fx)
         per_mb = fx.copy()
         if int(c[C_ZERO]) != 3:
             per_mb[0, O_COUNT] = 0.0            # weights cast once per step (optimizer_pass)
-        t_fwd += cost_rows(per_mb, a, s, terms, acc_f, True)
+        t_fwd += cost_rows(per_mb, a, s, terms, acc_f, True, None, None)
     else:
         fx[0, O_COUNT] = 0.0
         fx[1, O_COUNT] = 0.0
     backward_table(ops, c[C_GRAD_BYTES], wb, bops, unf)
-    t_bwd = cost_rows(bops, a, s, terms, acc_b, True)
+    t_bwd = cost_rows(bops, a, s, terms, acc_b, True, None, None)
     attn_b = _attn_core_time(terms, 2) / max(Ls, 1.0)
     if fp8 > 0.0:
-        cast_rows(ops, fp8, True, ab, cst)
-        t_bwd += cost_rows(cst, a, s, terms, acc_b, True)
+        cast_rows(ops, fp8, 1.0, ab, cst)
+        t_bwd += cost_rows(cst, a, s, terms, acc_b, True, None, None)
     t_rc = 0.0
     if rc != RECOMP_NONE:
         select_rows(ops, SEL_LAYERS if rc == RECOMP_FULL else SEL_ATTN_CORE, sel)
-        t_rc = cost_rows(sel, a, s, terms, acc_r, True)
+        t_rc = cost_rows(sel, a, s, terms, acc_r, True, None, None)
         if rc == RECOMP_FULL and fp8 > 0.0:
-            cast_rows(ops, fp8, False, ab, cst)
-            t_rc += cost_rows(cst, a, s, terms, acc_r, True)
+            cast_rows(ops, fp8, 0.0, ab, cst)
+            t_rc += cost_rows(cst, a, s, terms, acc_r, True, None, None)
     return t_fwd, t_bwd, t_rc, attn_f, attn_b
 
 
@@ -631,7 +636,7 @@ def optimizer_pass(c, Ls, psi_d, psi_e, fx, a, s, terms, acc):
     opt[0, O_KERNELS] = Ls
     if zero != 3 and fx[0, O_COUNT] > 0.0:
         _copy_row(fx, 0, opt, 1)
-    return cost_rows(opt, a, s, terms, acc, True)
+    return cost_rows(opt, a, s, terms, acc, True, None, None)
 
 
 @njit(cache=True)
@@ -675,8 +680,8 @@ def memory_per_device(m, c, Ls, psi_d, psi_e, a, ops):
     # activations: the first stage holds min(pp, n_micro) micro-batches in 1F1B (more with
     # interleaving); the last stage one micro-batch plus fp32 logits
     unf = c[C_UNFUSED] > 0.5
-    train_fwd_table(m, Ls, mb, seq, tp, c[C_EP], c[C_WDT], c[C_ADT], True, False, unf, ops, cp,
-                    c[C_FP8])
+    train_fwd_table(m, Ls, mb, seq, tp, c[C_EP], c[C_WDT], c[C_ADT], 1.0, 0.0, c[C_UNFUSED], ops,
+                    cp, c[C_FP8])
     per_mb = saved_activations(ops, m, mb, seq / cp, tp, c[C_ADT], c[C_SP], int(c[C_RECOMP]),
                                Ls, unf)
     logits = mb * seq / cp * m[M_VOCAB] / tp * 4.0
@@ -712,7 +717,8 @@ def train_point(m, c, a, ops, bops, terms, res):
     s[S_RUNTIME] = RUN_FUSED                    # CPU runs ahead: only GPU-side kernel gaps
 
     # ---- whole-model FLOPs per micro-batch (model FLOPs do not depend on the split) ---------
-    train_fwd_table(m, L, c[C_MB], c[C_SEQ], 1.0, 1.0, c[C_WDT], c[C_ADT], True, True, False, ops)
+    train_fwd_table(m, int(L), c[C_MB], c[C_SEQ], 1.0, 1.0, c[C_WDT], c[C_ADT], 1.0, 1.0, 0.0,
+                    ops, 1.0, 0.0)        # int(L): the stages' Ls is an int (one variant)
     f_fwd = matrix_flops(ops, SEL_ALL)
     if rc == RECOMP_FULL:
         f_rc = matrix_flops(ops, SEL_LAYERS)

@@ -52,12 +52,15 @@ def _signatures():
     shape = ("gpu", "shape_efficiency", (A1, F, F, F, F, F))
     gpu_cost = ("gpu", "gpu_cost", (A2, I64, A1, F, F, A2))
     row_cost = (A2, I64, A1, A1, A2)
+    prep = ("passes", "prepare_host", (A2, A1, F, A2, A1))
+    terms = ("passes", "host_terms", (A2, A1, A1, T.UniTuple(F, 9), A2))
+    summary = ("aimc", "aimc_summary", (A1, A1, A1, A2, A2, T.Array(F, 1, "A")))
+    I1 = T.Array(I64, 1, "C")
     return {
         "host": (
             ("evaluate", "evaluate_point_host", entry_args),
             (coll, build, foot),
-            (("passes", "prepare_host", (A2, A1, F, A2, A1)),
-             ("passes", "host_terms", (A2, A1, A1, T.UniTuple(F, 9), A2))),
+            (prep, terms),
         ),
         "pim": (
             ("evaluate", "evaluate_point_pim", entry_args),
@@ -66,11 +69,41 @@ def _signatures():
         ),
         "aimc": (
             ("evaluate", "evaluate_point_aimc", entry_args),
-            (coll, shape, gpu_cost, build, foot,
-             ("aimc", "aimc_summary", (A1, A1, A1, A2, A2, T.Array(F, 1, "A")))),
+            (coll, shape, gpu_cost, build, foot, summary),
             (("aimc", "placement", (A2, A1)),
              ("aimc", "tile_part", (A2, I64, A1, F, F, F, F, F, F)),
              ("aimc", "aimc_map_and_cost", row_cost)),
+        ),
+        # the sweep kernel (every family's engines; sweeps.eval_range)
+        "grid": (
+            ("evaluate", "evaluate_grid",
+             (A1, A1, A1, I1, I1, I1, A2, I1, I64, I64, T.Array(F, 2, "F"), I64)),
+            (coll, build, foot, prep, terms, gpu_cost),
+            (("aimc", "aimc_map_and_cost", row_cost), ("pim", "pim_cost", row_cost),
+             ("pim", "pim_map_and_cost", row_cost), summary),
+        ),
+        # the serving event loop (every family's engines; serving.pool)
+        "serve": (
+            ("serve_loop", "simulate",
+             (A1, A1, A1, A1, A1, I1, I1, I1, A1, A1, A1, T.Array(T.int32, 1, "C"), A1, A2)),
+            (coll, ("serve", "build_mixed_ops", (A1, A1, F, F, F, F, F, F, A2, F)), prep),
+            (("aimc", "aimc_map_and_cost", row_cost), ("pim", "pim_cost", row_cost),
+             ("pim", "pim_map_and_cost", row_cost), gpu_cost),
+        ),
+        # a training step on a GPU cluster (analysis.training)
+        "train": (
+            ("train", "train_grid", (A1, A2, A1, A2)),
+            (("train", "train_fwd_table", (A1, I64, F, F, F, F, F, F, F, F, F, A2, F, F)),
+             ("train", "backward_table", (A2, F, F, A2, T.boolean)),
+             ("train", "cast_rows", (A2, F, F, F, A2)),
+             ("train", "fp8_weight_rows", (A2, F, F, A2)),
+             ("train", "stage_params", (A1, A1, I64)),
+             ("train", "zero3_exposed", (F, F, F, F, F, T.boolean, F)),
+             ("train", "memory_per_device", (A1, A1, I64, F, F, A1, A2))),
+            (("passes", "cost_rows", (A2, A1, A1, A2, A1, T.literal(True), T.none, T.none)),
+             ("train", "optimizer_pass", (A1, I64, F, F, A2, A1, A1, A2, A1)),
+             ("train", "model_parallel_comm", (A1, A1, I64, A1, A2, F, F)),
+             ("train", "data_parallel_comm", (A1, I64, F, F, A1))),
         ),
     }
 

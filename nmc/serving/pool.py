@@ -26,6 +26,7 @@ from ..engine import layout as L
 from ..engine.aimc import model_tiles, system_chips
 from ..engine.ops import build_ops, footprint
 from ..engine.serve_loop import simulate
+from ..engine.warm import warm
 from ..engine.pim import static_power
 from ..engine.vectors import model_vector, scenario_vector
 from ..errors import ScenarioError
@@ -267,6 +268,7 @@ class Pool:
         stats = np.zeros(L.N_SS)
         series = np.zeros((max(int(series_points), 2), L.N_TS))
         cfg = self.config(concurrency, think_s, seed, series_points)
+        warm("serve")       # a cold cache: the event loop compiled in two processes
         rc = simulate(self.m, self.s, self.a, cfg, arr, prompt.astype(np.int64),
                       output.astype(np.int64), kv0, tf, ts, td, npre, stats, series)
         if rc != 0:

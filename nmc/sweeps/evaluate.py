@@ -30,12 +30,16 @@ def result_buffer_bytes(n: int) -> float:
 
 
 def eval_range(payload: tuple, lo: int, hi: int, n_chunks: int | None = None,
-               out: np.ndarray | None = None) -> np.ndarray:
+               out: np.ndarray | None = None, warm: bool = True) -> np.ndarray:
     """Kernel results [hi-lo, N_RESULTS] for points lo..hi-1 of a plan payload: a view of the
     first hi-lo rows of out, a result_buffer with at least that many rows that the caller
     reuses (a fresh 100 MB array per chunk costs its page faults, more than the kernel itself
-    at 0.5M points per chunk; docs/sweep.md), or of a new one."""
+    at 0.5M points per chunk; docs/sweep.md), or of a new one. warm: on a cold cache, compile
+    the kernel in two processes (engine/warm.py; Dask workers do not: they share the machine)."""
     from ..engine import evaluate_grid
+    if warm:
+        from ..engine.warm import warm as warm_kernels
+        warm_kernels("grid")
     m0, s0, a0, at, ai, ad, av, ds = payload
     if out is None or out.shape[0] < hi - lo:
         out = result_buffer(hi - lo)
@@ -76,5 +80,5 @@ def chunk_columns(plan_dims: list[Dim], res: np.ndarray, lo: int, hi: int,
 
 def _dask_chunk(payload, lo, hi):
     """Dask task: kernel results of points lo..hi-1 (the client builds the columns)."""
-    return eval_range(payload, lo, hi)
+    return eval_range(payload, lo, hi, warm=False)
 
