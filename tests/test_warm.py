@@ -80,3 +80,11 @@ def test_helper_usage_errors(tmp_path):
                        text=True, env=dict(os.environ, NMC_CACHE_DIR=str(tmp_path)))
     assert r.returncode == 2
     assert "usage" in r.stderr and "host" in r.stderr
+
+
+def test_a_stale_plan_costs_time_not_the_command():
+    # a planned signature that does not type (the kernel changed, its plan not) is skipped
+    from numba import types
+
+    from nmc.engine import warm as W
+    W._compile([("ops", "footprint", (types.unicode_type,)), ("nope", "missing", ())])

@@ -109,9 +109,15 @@ def _signatures():
 
 
 def _compile(kernels) -> None:
+    """Compile each kernel for its planned signature. A signature that no longer types (a
+    kernel changed, its plan not) is skipped: the entry's own typing then compiles what it
+    needs, so a stale plan costs time, never the command (tests/test_warm.py catches it)."""
     for mod, name, args in kernels:
-        f = getattr(importlib.import_module(f"{__package__}.{mod}"), name)
-        f.compile(args)
+        try:
+            f = getattr(importlib.import_module(f"{__package__}.{mod}"), name)
+            f.compile(args)
+        except Exception:       # noqa: BLE001  (numba's typing and lowering errors)
+            continue
 
 
 def _enabled() -> bool:
@@ -152,13 +158,14 @@ def warm(family: str) -> None:
                 helper = None
         try:
             _compile(mine)
-        finally:
             if helper is not None:
-                try:
-                    helper.wait(timeout=HELPER_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    helper.kill()
-                    helper.wait()
+                helper.wait(timeout=HELPER_TIMEOUT_S)
+        except BaseException:       # Ctrl-C, SIGTERM, a helper past its time: stop it now
+            if helper is not None and helper.poll() is None:
+                helper.kill()
+                helper.wait()
+            if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+                raise
         _compile([entry])           # loads the helper's half from the cache (or compiles it)
         try:
             os.makedirs(cache_dir(), exist_ok=True)
