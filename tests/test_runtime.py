@@ -26,6 +26,25 @@ def test_kernels_per_layer_by_mode(toy_arch, runtime, expected):
     assert ("rope" in per) == (runtime != "fused")
 
 
+@pytest.mark.parametrize("runtime,expected", [("eager", 36 + 14), ("graphs", 10 + 2),
+                                              ("fused", 7 + 1)])
+def test_qk_norm_kernels_by_mode(toy_arch, runtime, expected):
+    # Qwen3: q_norm and k_norm over every head before RoPE; two kernels with graphs (vLLM,
+    # SGLang), 2 x 7 eager, one fused norm + RoPE kernel in TensorRT-LLM (docs/model.md)
+    spec = nmc.load_model("qwen3-8b")
+    assert spec.qk_norm and not nmc.load_model("llama-3-8b").qk_norm
+    r = nmc.analyze(spec, toy_arch, phase="decode", batch=3, context=100, runtime=runtime)
+    n, per = _kernels_per_layer(r, spec.n_layers)
+    assert n == expected
+    rope = per["rope"]
+    qk = 3 * (spec.n_heads + spec.n_kv_heads) * spec.d_qk      # q and k elements of the pass
+    rot = qk if runtime != "fused" else 0                       # fused: RoPE inside that kernel
+    assert rope["count"] == spec.n_layers                      # per layer instance:
+    assert rope["flops"] == pytest.approx(3.0 * qk + 5.0 * qk)
+    # bf16: each element read and written once per pass over it; the two head_dim weights
+    assert rope["dram_bytes"] == pytest.approx(2 * 2 * (rot + qk) + 2 * 2 * spec.d_qk)
+
+
 def test_modes_order_at_batch_one():
     times = [nmc.analyze("llama-3-8b", "h100-sxm", phase="decode", runtime=m).latency_s
              for m in ("eager", "graphs", "fused")]

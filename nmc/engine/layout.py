@@ -49,7 +49,7 @@ MODEL_FIELDS = declare("M", [
     ("GATED", "gated"), ("EXPERTS", "n_experts"), ("TOPK", "top_k"), ("FFE", "d_ff_expert"),
     ("SHARED_FF", "shared_ff"), ("MOE_LAYERS", "n_moe_layers"), ("VOCAB", "vocab"),
     ("PARAMS", "params_total"),
-    ("MLA_DQK", "mla_dqk"), ("MLA_DV", "mla_dv"), ("Q_REP", "q_rep"),
+    ("MLA_DQK", "mla_dqk"), ("MLA_DV", "mla_dv"), ("Q_REP", "q_rep"), ("QK_NORM", "qk_norm"),
 ])
 N_MODEL = block_end("M")
 

@@ -12,7 +12,7 @@ from .layout import (
     COLL_CODE_ALLREDUCE, COLL_CODE_ALLTOALL, DT_BYTES, K_COMM, K_CONTEXT, K_ELTWISE, K_EMBED, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, K_SOFTMAX,
     M_D, M_DQK, M_DV, M_EXPERTS, M_FF, M_FFE, M_GATED, M_HEADS, M_KV_ELEMS, M_KV_HEADS,
     M_KV_SHARED, M_KVB_K, M_KVB_N, M_LAYERS, M_MOE_LAYERS, M_O_K, M_Q_OUT, M_SHARED_FF, M_TOPK,
-    M_MLA_DQK, M_MLA_DV, M_PARAMS, M_Q_REP, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
+    M_MLA_DQK, M_MLA_DV, M_PARAMS, M_Q_REP, M_QK_NORM, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
     O_COLL, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_STRIDE, O_TFRAC, O_W, OP_A2A, OP_ACT, OP_ALLREDUCE, OP_CONTEXT,
     OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB, OP_LMHEAD, OP_NORM1, OP_NORM2,
     OP_DEQUANT, OP_OPROJ, OP_QKV, OP_RESID, OP_ROPE, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX, OP_SUP, OP_UP,
@@ -32,6 +32,9 @@ ROPE_FLOPS = 3.0        # per rotated element: two multiplies and an add of the 
 #   resid    residual add: eager 1; folded into the fused add+norm kernel otherwise
 #   rope     rotary embedding of q and k: eager ~8 (rotate_half: slice, neg, cat, mul, add, x2);
 #            vLLM rotary_emb 1; TRT-LLM applies it inside the attention kernel: 0
+#   qknorm   RMSNorm of every query and key head (Qwen3, Gemma-3: q_norm, k_norm): eager 2 x 7;
+#            vLLM/SGLang two RMSNorm kernels; TRT-LLM one fusedQKNormRope kernel that also
+#            applies the rotary embedding (the attention kernel then does not): 1
 #   kvwrite  appending the new keys/values: eager 2 (k and v); vLLM reshape_and_cache 1; fused 0
 #   act      SiLU x gate: eager 2; vLLM SiluAndMul 1; TRT-LLM fused into the GEMM epilogue 0
 #   router   MoE gate GEMM + softmax/top-k: eager 4; fused top-k-softmax kernel 2; 2
@@ -40,6 +43,7 @@ ROPE_FLOPS = 3.0        # per rotated element: two multiplies and an add of the 
 K_NORM_RT = (7.0, 1.0, 1.0)
 K_RESID_RT = (1.0, 0.0, 0.0)
 K_ROPE_RT = (8.0, 1.0, 0.0)
+K_QKNORM_RT = (14.0, 2.0, 1.0)
 K_KVWRITE_RT = (2.0, 1.0, 0.0)
 K_ACT_RT = (2.0, 1.0, 0.0)
 K_ROUTER_RT = (4.0, 2.0, 2.0)
@@ -216,15 +220,29 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
           1.0)
     if r == 0:
         ops[OP_QKV, O_KERNELS] = 3.0
-    if K_ROPE_RT[r] > 0:
+    qkn = m[M_QK_NORM] > 0.5
+    if K_ROPE_RT[r] > 0 or qkn:
         # rotary embedding of the new queries and keys (read and written once); MLA rotates only
-        # the rope part of each query head and the one shared rope key
+        # the rope part of each query head and the one shared rope key. With QK norm (Qwen3,
+        # Gemma-3) the same row holds the RMSNorm of every query and key head: its own kernels
+        # reading and writing the heads (eager, graphs), or one kernel for norm and rotation
+        # (fused: TRT-LLM's fusedQKNormRope, where rotation otherwise sits in attention)
         if m[M_KV_SHARED] > 0.5:
             rot = T * (h + 1.0) * (dqk - m[M_KVB_K])
         else:
             rot = T * (h + hkv) * dqk
-        _vec_row(ops[OP_ROPE], float(K_ELTWISE), L, rot, rot, ROPE_FLOPS * rot, 0.0, ab)
-        ops[OP_ROPE, O_KERNELS] = K_ROPE_RT[r]
+        elems = rot if K_ROPE_RT[r] > 0 else 0.0
+        flops = ROPE_FLOPS * rot
+        wq = 0.0
+        kern = K_ROPE_RT[r]
+        if qkn:
+            qk = T * (h + hkv) * dqk
+            elems += qk
+            flops += NORM_FLOPS * qk
+            wq = 2.0 * dqk * ab                 # the q_norm and k_norm weights
+            kern += K_QKNORM_RT[r]
+        _vec_row(ops[OP_ROPE], float(K_ELTWISE), L, elems, elems, flops, wq, ab)
+        ops[OP_ROPE, O_KERNELS] = kern
 
     # attention over the KV cache: causal pairs per sequence and head
     attention_rows(ops, m, b, q, c + q, q * c + q * (q + 1.0) * 0.5, tp, wdt, adt, kvdt, rt)

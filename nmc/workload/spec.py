@@ -37,6 +37,8 @@ class ModelSpec:
     q_rep: int = 0              # columns of q_out replicated under TP (MLA's down-projections)
     d_embed: int = 0            # width of the token embedding / LM head when it is not d_model
                                 # (OPT-350m's word_embed_proj_dim); 0 = d_model
+    qk_norm: bool = False       # RMSNorm over head_dim on every query and key head before RoPE
+                                # (Qwen3, Gemma-3): kernels of their own (ops.build_ops)
     source: str = ""
     warnings: tuple = ()        # how the config was read, when it needed a guess (--assume)
 
