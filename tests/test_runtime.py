@@ -132,3 +132,21 @@ def test_expert_parallelism_errors():
         nmc.analyze("llama-3-8b", "h100-sxm", ep=2)
     with pytest.raises(ScenarioError, match="must divide the 8 experts"):
         nmc.analyze("mixtral-8x7b", "h100-sxm", ep=3)
+
+
+@pytest.mark.parametrize("config,norms", [("gpt-j-6b", 1), ("falcon-7b", 1), ("falcon-40b", 2),
+                                          ("qwen3-8b", 2), ("gemma-2-2b", 4),
+                                          ("gemma-3-1b-it", 4)])
+def test_norms_per_layer(toy_arch, config, norms):
+    # d-wide norms per layer: one when attention and MLP run in parallel from one norm, four
+    # with Gemma-2/3's post-norms; each one kernel with graphs and T d read and written
+    from pathlib import Path
+    spec = nmc.load_model(str(Path(__file__).parent / "data" / "hf" / f"{config}.json"))
+    assert spec.norms == norms
+    r = nmc.analyze(spec, toy_arch, phase="decode", batch=2, context=64)
+    per = {o["name"]: o for o in r.ops}
+    n_norm = per["attn_norm"]["count"] + (per["mlp_norm"]["count"] if "mlp_norm" in per else 0)
+    assert n_norm == norms * spec.n_layers
+    assert ("mlp_norm" in per) == (norms > 1)
+    if norms > 1:
+        assert per["mlp_norm"]["dram_bytes"] == pytest.approx(per["attn_norm"]["dram_bytes"])

@@ -50,6 +50,7 @@ MODEL_FIELDS = declare("M", [
     ("SHARED_FF", "shared_ff"), ("MOE_LAYERS", "n_moe_layers"), ("VOCAB", "vocab"),
     ("PARAMS", "params_total"),
     ("MLA_DQK", "mla_dqk"), ("MLA_DV", "mla_dv"), ("Q_REP", "q_rep"), ("QK_NORM", "qk_norm"),
+    ("NORMS", "norms"),
 ])
 N_MODEL = block_end("M")
 

@@ -12,7 +12,7 @@ from .layout import (
     COLL_CODE_ALLREDUCE, COLL_CODE_ALLTOALL, DT_BYTES, K_COMM, K_CONTEXT, K_ELTWISE, K_EMBED, K_GEMM, K_LMHEAD, K_NORM, K_SCORE, K_SOFTMAX,
     M_D, M_DQK, M_DV, M_EXPERTS, M_FF, M_FFE, M_GATED, M_HEADS, M_KV_ELEMS, M_KV_HEADS,
     M_KV_SHARED, M_KVB_K, M_KVB_N, M_LAYERS, M_MOE_LAYERS, M_O_K, M_Q_OUT, M_SHARED_FF, M_TOPK,
-    M_MLA_DQK, M_MLA_DV, M_PARAMS, M_Q_REP, M_QK_NORM, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
+    M_MLA_DQK, M_MLA_DV, M_PARAMS, M_Q_REP, M_NORMS, M_QK_NORM, M_VOCAB, N_OF, N_SLOTS, O_AIN, O_AOUT, O_COMM, O_COUNT, O_DTYPE, O_FLOPS, O_G, O_K, O_KERNELS,
     O_COLL, O_KIND, O_KVRD, O_KVWR, O_M, O_N, O_STATIC, O_STRIDE, O_TFRAC, O_W, OP_A2A, OP_ACT, OP_ALLREDUCE, OP_CONTEXT,
     OP_DOWN, OP_EACT, OP_EDOWN, OP_EMBED, OP_EUP, OP_FNORM, OP_KVB, OP_LMHEAD, OP_NORM1, OP_NORM2,
     OP_DEQUANT, OP_OPROJ, OP_QKV, OP_RESID, OP_ROPE, OP_ROUTER, OP_SCORE, OP_SDOWN, OP_SOFTMAX, OP_SUP, OP_UP,
@@ -264,7 +264,11 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
     _vec_row(ops[OP_RESID], float(K_ELTWISE), 2.0 * L, 2.0 * T * d, T * d, ADD_FLOPS * T * d,
              0.0, ab)
     ops[OP_RESID, O_KERNELS] = K_RESID_RT[r]
-    _vec_row(ops[OP_NORM2], float(K_NORM), L, T * d, T * d, NORM_FLOPS * T * d, d * ab, ab)
+    # every other norm of the layer: the pre-MLP norm, none when attention and MLP run in
+    # parallel from one norm (GPT-J, Falcon-7B), three with Gemma-2/3's post-norms
+    n_other = L * max(m[M_NORMS] - 1.0, 0.0)
+    _vec_row(ops[OP_NORM2], float(K_NORM), n_other, T * d, T * d, NORM_FLOPS * T * d, d * ab,
+             ab)
     ops[OP_NORM2, O_KERNELS] = k_norm
 
     if n_dense > 0:

@@ -46,7 +46,7 @@ def gptj(c: Cfg, name: str):
     return build(c, name, L=L, d=d, h=h, hkv=h, hd=hd, vocab=vocab, ff=ff, gated=False,
                  tied=c.flag("tie_word_embeddings", False),
                  maxpos=c.integer("n_positions", "max_position_embeddings", default=2048),
-                 extra=extra)
+                 extra=extra, norms=1)
 
 
 def gpt_neox(c: Cfg, name: str):
@@ -127,7 +127,8 @@ def falcon(c: Cfg, name: str):
     extra = L * ((q_out + d + ff + d if bias else 0) + lns * _ln(d)) + _ln(d)
     return build(c, name, L=L, d=d, h=h, hkv=hkv, hd=hd, vocab=vocab, ff=ff, gated=False,
                  tied=c.flag("tie_word_embeddings", True),
-                 maxpos=c.integer("max_position_embeddings", default=2048), extra=extra)
+                 maxpos=c.integer("max_position_embeddings", default=2048), extra=extra,
+                 norms=lns)
 
 
 def mpt(c: Cfg, name: str):

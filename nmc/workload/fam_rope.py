@@ -106,7 +106,8 @@ def llama_like(c: Cfg, name: str):
     if r.mlp_bias and c.flag("mlp_bias", False):
         extra += (L - moe.get("n_moe", 0)) * (2 * ff + d)
     return build(c, name, L=L, d=d, h=h, hkv=hkv, hd=hd, vocab=vocab, ff=ff, gated=True,
-                 tied=tied, maxpos=maxpos, extra=extra, moe=moe, qk_norm=r.qk_norm)
+                 tied=tied, maxpos=maxpos, extra=extra, moe=moe, qk_norm=r.qk_norm,
+                 norms=r.norms)
 
 
 def deepseek(c: Cfg, name: str):

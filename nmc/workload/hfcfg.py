@@ -106,7 +106,7 @@ def head_dim_of(c: Cfg, d: int, h: int) -> int:
 def build(c: Cfg, name: str, *, L: int, d: int, h: int, hkv: int, hd: int, vocab: int, ff: int,
           gated: bool, tied: bool, maxpos: int, extra: int, q_out: int | None = None,
           o_k: int | None = None, d_embed: int = 0, moe: dict | None = None,
-          mla: dict | None = None, qk_norm: bool = False) -> ModelSpec:
+          mla: dict | None = None, qk_norm: bool = False, norms: int = 2) -> ModelSpec:
     """Assemble the spec. Attention is q/k/v/o of h query heads and hkv key/value heads of hd
     (q_out = h*hd + 2*hkv*hd unless given, e.g. for MLA); moe = dict(E, top_k, ffe, shared,
     n_moe); mla = dict(d_qk, d_v, kv_elems, kvb_k, kvb_n) replaces the per-head KV cache."""
@@ -132,4 +132,4 @@ def build(c: Cfg, name: str, *, L: int, d: int, h: int, hkv: int, hd: int, vocab
         n_experts=moe.get("E", 0), top_k=moe.get("top_k", 0), d_ff_expert=moe.get("ffe", 0),
         shared_ff=moe.get("shared", 0), n_moe_layers=moe.get("n_moe", 0), vocab=vocab,
         tied=tied, max_positions=maxpos, extra_params=extra, d_embed=d_embed, source=c.where,
-        qk_norm=bool(qk_norm and not mla), **att)
+        qk_norm=bool(qk_norm and not mla), norms=norms, **att)

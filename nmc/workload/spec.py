@@ -39,6 +39,9 @@ class ModelSpec:
                                 # (OPT-350m's word_embed_proj_dim); 0 = d_model
     qk_norm: bool = False       # RMSNorm over head_dim on every query and key head before RoPE
                                 # (Qwen3, Gemma-3): kernels of their own (ops.build_ops)
+    norms: int = 2              # norm layers (d wide) per decoder layer: 2 (pre-attention, pre-
+                                # MLP); 1 with attention and MLP in parallel from one norm (GPT-J,
+                                # Falcon-7B); 4 with Gemma-2/3's post-norms
     source: str = ""
     warnings: tuple = ()        # how the config was read, when it needed a guess (--assume)
 
