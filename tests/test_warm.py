@@ -88,3 +88,22 @@ def test_a_stale_plan_costs_time_not_the_command():
 
     from nmc.engine import warm as W
     W._compile([("ops", "footprint", (types.unicode_type,)), ("nope", "missing", ())])
+
+
+def test_a_terminal_is_told_why_the_first_run_waits(monkeypatch, capsys):
+    import io
+
+    from nmc.engine import warm as W
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    W._say("serve")
+    assert tty.getvalue() == ("nmc: compiling the serving simulator for this machine (first use "
+                              "only; cached afterwards)\n")
+    monkeypatch.setattr(sys, "stderr", io.StringIO())      # a pipe or a log: nothing
+    W._say("serve")
+    assert sys.stderr.getvalue() == ""

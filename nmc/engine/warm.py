@@ -134,6 +134,21 @@ def _marker(family: str) -> str:
     return os.path.join(cache_dir(), f"warm-{family}")
 
 
+WHAT = {"host": "the GPU engine", "pim": "the PIM engines", "aimc": "the AIMC engines",
+        "grid": "the sweep kernel", "serve": "the serving simulator", "train": "the training step"}
+
+
+def _say(family: str) -> None:
+    """One line on a terminal (never in a pipe, a log or a notebook) while a cold compile runs,
+    so that a first run's wait has a reason."""
+    try:
+        if sys.stderr.isatty():
+            print(f"nmc: compiling {WHAT.get(family, family)} for this machine (first use only; "
+                  "cached afterwards)", file=sys.stderr, flush=True)
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
 def warm(family: str) -> None:
     """Compile `family`'s point entry (and its kernels) in two processes when this cache
     directory has not seen it yet; otherwise return at once (one os.path.exists per family and
@@ -148,6 +163,7 @@ def warm(family: str) -> None:
         if family not in plans or os.path.exists(_marker(family)):
             return
         entry, mine, theirs = plans[family]
+        _say(family)
         helper = None
         if _enabled():
             try:
