@@ -150,9 +150,9 @@ def _say(family: str) -> None:
 
 
 def warm(family: str) -> None:
-    """Compile `family`'s point entry (and its kernels) in two processes when this cache
-    directory has not seen it yet; otherwise return at once (one os.path.exists per family and
-    process)."""
+    """Compile `family`'s entry (a point entry, the sweep kernel, the serving loop or the
+    training step, with their kernels) in two processes when this cache directory has not seen
+    it yet; otherwise return at once (one os.path.exists per family and process)."""
     if family in _done:
         return
     with _lock:
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     plans = _signatures()
     if len(argv) != 1 or argv[0] not in plans:
-        print(f"usage: python -m {__name__} {{{','.join(plans)}}}", file=sys.stderr)
+        print(f"usage: python -m nmc.engine.warm {{{','.join(plans)}}}", file=sys.stderr)
         return 2
     _compile(plans[argv[0]][2])
     return 0
