@@ -76,8 +76,9 @@ def test_results_and_signatures_do_not_depend_on_the_split(tmp_path):
 
 
 def test_helper_usage_errors(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "nmc.engine.warm", "nope"], capture_output=True,
-                       text=True, env=dict(os.environ, NMC_CACHE_DIR=str(tmp_path)))
+    from nmc.engine.warm import HELPER
+    r = subprocess.run([sys.executable, "-c", HELPER, "nope"], capture_output=True, text=True,
+                       env=dict(os.environ, NMC_CACHE_DIR=str(tmp_path)))
     assert r.returncode == 2
     assert "usage" in r.stderr and "host" in r.stderr
 

@@ -3,7 +3,7 @@
 numba compiles in one thread, under one lock, so a cold `nmc analyze` uses one core while the
 second idles. The kernels of a point entry (evaluate.point_entry: one per family) form a call
 tree whose leaves do not depend on each other. `warm(family)` splits them: a helper process
-(`python -m nmc.engine.warm FAMILY`) compiles one half into the on-disk cache while this
+(`python -c HELPER FAMILY`) compiles one half into the on-disk cache while this
 process compiles the other half; then this process waits for the helper and compiles the
 entry itself, whose typing loads the helper's half from the cache instead of compiling it
 (docs/sweep.md, "First run").
@@ -34,6 +34,9 @@ from .cache import cache_dir
 _done: set[str] = set()
 _lock = threading.Lock()
 HELPER_TIMEOUT_S = 300.0
+# the helper's command line (`python -c`, not `-m`: nmc.engine imports this module, and runpy
+# would run it a second time as __main__)
+HELPER = "import sys; from nmc.engine.warm import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _signatures():
@@ -168,7 +171,7 @@ def warm(family: str) -> None:
         if _enabled():
             try:
                 helper = subprocess.Popen(
-                    [sys.executable, "-m", __name__, family], stdin=subprocess.DEVNULL,
+                    [sys.executable, "-c", HELPER, family], stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             except OSError:
                 helper = None
@@ -196,11 +199,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     plans = _signatures()
     if len(argv) != 1 or argv[0] not in plans:
-        print(f"usage: python -m nmc.engine.warm {{{','.join(plans)}}}", file=sys.stderr)
+        print(f"usage: python -c '{HELPER}' {{{','.join(plans)}}}", file=sys.stderr)
         return 2
     _compile(plans[argv[0]][2])
     return 0
 
-
-if __name__ == "__main__":      # `python -m nmc.engine.warm`: nmc.engine's __init__ has
-    sys.exit(main())            # decorated the kernels under nmc's cache directory
