@@ -235,10 +235,9 @@ def build_ops(m, b, q, c, tp, wdt, adt, kvdt, rt, ops, dq=0.0, ep=1.0):
         flops = ROPE_FLOPS * rot
         wq = 0.0
         kern = K_ROPE_RT[r]
-        if qkn:
-            qk = T * (h + hkv) * dqk
-            elems += qk
-            flops += NORM_FLOPS * qk
+        if qkn:                                 # the same query and key elements (QK norm
+            elems += rot                        # never comes with MLA: workload.hfcfg.build)
+            flops += NORM_FLOPS * rot
             wq = 2.0 * dqk * ab                 # the q_norm and k_norm weights
             kern += K_QKNORM_RT[r]
         _vec_row(ops[OP_ROPE], float(K_ELTWISE), L, elems, elems, flops, wq, ab)

@@ -85,16 +85,19 @@ def price_batch(m, s, a, agg, ops, terms, acc, prep, px):
     return t, acc[ACC_ENERGY] * s[S_TP] * ep
 
 
+@njit(cache=True, inline="always")
+def pricing_scratch():
+    """The scratch of price_batch / price_decode: (ops, att, terms, acc, prep, px, agg); att
+    holds the attention rows of a pure decode pass (zeros elsewhere)."""
+    return (np.zeros((N_SLOTS, N_OF)), np.zeros((N_SLOTS, N_OF)), np.zeros((N_SLOTS, N_TERMS)),
+            np.zeros(N_ACC), np.zeros((N_PREP, N_SLOTS)), np.zeros(N_PX), np.zeros(N_AG))
+
+
 @njit(cache=True)
 def price_batches(m, s, a, aggs, out):
     """price_batch for each row of aggs[n, N_AG] into out[n, 2] (time, energy): the Python
     API's entry (tests, lookup tables); the event loop calls price_batch directly."""
-    ops = np.zeros((N_SLOTS, N_OF))
-    terms = np.zeros((N_SLOTS, N_TERMS))
-    acc = np.zeros(N_ACC)
-    prep = np.zeros((N_PREP, N_SLOTS))
-    px = np.zeros(N_PX)
-    agg = np.zeros(N_AG)
+    ops, _, terms, acc, prep, px, agg = pricing_scratch()
     for i in range(aggs.shape[0]):
         for k in range(N_AG):
             agg[k] = aggs[i, k]
@@ -138,13 +141,7 @@ def price_decode(m, s, a, n, span, ops, att, terms, acc, prep, px, memo, agg):
 @njit(cache=True)
 def price_decodes(m, s, a, ns, spans, out):
     """price_decode for each (ns[i], spans[i]) into out[i] (time, energy): for tests."""
-    ops = np.zeros((N_SLOTS, N_OF))
-    att = np.zeros((N_SLOTS, N_OF))
-    terms = np.zeros((N_SLOTS, N_TERMS))
-    acc = np.zeros(N_ACC)
-    prep = np.zeros((N_PREP, N_SLOTS))
-    px = np.zeros(N_PX)
-    agg = np.zeros(N_AG)
+    ops, att, terms, acc, prep, px, agg = pricing_scratch()
     memo = np.full((int(ns.max()) + 1, 2), -1.0)
     for i in range(ns.shape[0]):
         t, e = price_decode(m, s, a, int(ns[i]), spans[i], ops, att, terms, acc, prep, px,
