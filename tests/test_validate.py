@@ -1,5 +1,4 @@
 """Validation and calibration: loader checks, predictions, calibration recovers known parameters."""
-import csv
 import json
 
 import numpy as np
@@ -13,24 +12,7 @@ from nmc.errors import ConfigError
 from nmc.validation.gpu import predict_gpu
 from nmc.validation.runner import run
 
-HEADER = list(measurements.COLUMNS)
-
-
-def _write(path, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=HEADER)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in HEADER})
-    return path
-
-
-def _row(**kw):
-    base = dict(id="r1", group="gpu-decode", system="toy", arch="", devices=1, model="llama-2-7b",
-                weights="bf16", phase="decode", batch=1, context=512, metric="tokens_per_s",
-                value=100, unit="tokens/s", kind="measured", split="evaluation", source="test")
-    base.update(kw)
-    return base
+from measurement_rows import row as _row, write_rows as _write
 
 
 def test_bundled_measurements_load():

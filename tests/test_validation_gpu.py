@@ -1,7 +1,6 @@
 """GPU inference validation driven by explicit columns (issue 18, deliverables 3, 4): the rows for
 the export-compliant parts (H20, L20, A800, Ascend 910B), the fixed-batch and load-benchmark
 paths of the predictor, and the evaluation headline of `nmc validate`."""
-import csv
 import json
 import math
 
@@ -15,24 +14,7 @@ from nmc.validation.gpu import predict_gpu
 from nmc.validation.registry import Skip
 from nmc.validation.runner import by_split, run
 
-HEADER = list(measurements.COLUMNS)
-
-
-def _write(path, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=HEADER)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in HEADER})
-    return path
-
-
-def _row(**kw):
-    base = dict(id="r1", group="gpu-decode", system="toy", arch="", devices=1, model="llama-2-7b",
-                weights="bf16", phase="decode", batch=1, context=512, metric="tokens_per_s",
-                value=100, unit="tokens/s", kind="measured", split="evaluation", source="test")
-    base.update(kw)
-    return base
+from measurement_rows import row as _row, write_rows as _write
 
 
 def _load(tmp_path, rows):
