@@ -45,15 +45,16 @@ import numpy as np
 from numba import njit
 
 from .layout import (
-    ADMIT_RESERVE, AG_LOGITS, AG_PAIRS, AG_SEQS, AG_SPAN, AG_TOKENS, LB_LEAST, LB_RANDOM,
-    PRE_SWAP, SCHED_CHUNKED, SCHED_CONTINUOUS, SCHED_STATIC,
+    ADMIT_RESERVE, AG_LOGITS, AG_PAIRS, AG_SEQS, AG_SPAN, AG_TOKENS, LB_LEAST, LB_RANDOM, N_ACC,
+    N_AG, N_OF,
+    N_PREP, N_PX, N_SLOTS, N_TERMS, PRE_SWAP, SCHED_CHUNKED, SCHED_CONTINUOUS, SCHED_STATIC,
     SS_BUSY, SS_DECODE_TOKENS, SS_DONE, SS_END, SS_ENERGY, SS_ITERS, SS_KV_PEAK, SS_KV_TIME,
     SS_PREEMPT, SS_PREFILL_TOKENS, SS_RUN_TIME, SS_SEQS, SS_SERIES_N, SS_SERIES_STRIDE,
     SS_SWAP_S, SS_TOKENS, SV_BLOCK, SV_BLOCKS, SV_CONCURRENCY, SV_ENGINES, SV_LB, SV_MAX_BATCH,
     SV_MAX_TOKENS, SV_P2P_E, SV_P2P_LAT, SV_P2P_S, SV_PP, SV_PREEMPT, SV_SCHED, SV_SEED,
     SV_ADMIT, SV_SWAP_S, SV_THINK, TS_BATCH, TS_KV, TS_QUEUE, TS_TIME, TS_TOKENS,
 )
-from .serve import host_only, price_batch, price_decode, pricing_scratch
+from .serve import host_only, price_batch, price_decode
 
 
 @njit(cache=True, inline="always")
@@ -106,7 +107,14 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
     if lb == LB_RANDOM:
         np.random.seed(int(cfg[SV_SEED]))
 
-    ops, att, terms, acc, prep, px, agg = pricing_scratch()
+    # pricing scratch
+    ops = np.zeros((N_SLOTS, N_OF))
+    terms = np.zeros((N_SLOTS, N_TERMS))
+    acc = np.zeros(N_ACC)
+    prep = np.zeros((N_PREP, N_SLOTS))
+    px = np.zeros(N_PX)
+    agg = np.zeros(N_AG)
+    att = np.zeros((N_SLOTS, N_OF))         # the attention rows of a pure decode pass
     split = host_only(a)                    # price_decode's fast path applies
     memo = np.full((MB + 1, 2), -1.0)       # token-wise rows of a decode pass of n sequences
 
@@ -237,11 +245,14 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
             if sched == SCHED_CHUNKED:
                 # running decodes first (one token each), preempting the newest sequences
                 # while their KV growth does not fit; then running partial prefills
-                nd, csum, extra, n_out = _decode_step(
-                    e, run, nrun, qhead, qtail, qlen, nxt, cached, target, prompt, gen, blocks,
-                    free, chunk, swapped, n_pre, swap, swap_s, bs, extra)
-                stats[SS_PREEMPT] += n_out
-                pure = pure and n_out == 0
+                nd, csum = _decode_growth(e, run, nrun, cached, target, blocks, free, chunk,
+                                          bs)
+                while free[e] < 0 and nrun[e] > 0:
+                    extra += _preempt(e, run, nrun, qhead, qtail, qlen, nxt, cached, target,
+                                      prompt, gen, blocks, free, chunk, swapped, n_pre, swap,
+                                      swap_s)
+                    stats[SS_PREEMPT] += 1.0
+                    pure = False
                 for j in range(nrun[e]):
                     r = run[e, j]
                     if chunk[r] == 1 and cached[r] >= target[r]:
@@ -296,11 +307,14 @@ def simulate(m, s, a, cfg, arr, prompt, output, kv0, t_first, t_sched, t_done, n
                     t_sched[r] = t0
             if sched == SCHED_CONTINUOUS and prefills == 0:
                 # no prefill admitted: one decode step of every running sequence
-                nd, csum, extra, n_out = _decode_step(
-                    e, run, nrun, qhead, qtail, qlen, nxt, cached, target, prompt, gen, blocks,
-                    free, chunk, swapped, n_pre, swap, swap_s, bs, extra)
-                stats[SS_PREEMPT] += n_out
-                pure = pure and n_out == 0
+                nd, csum = _decode_growth(e, run, nrun, cached, target, blocks, free, chunk,
+                                          bs)
+                while free[e] < 0 and nrun[e] > 0:
+                    extra += _preempt(e, run, nrun, qhead, qtail, qlen, nxt, cached, target,
+                                      prompt, gen, blocks, free, chunk, swapped, n_pre, swap,
+                                      swap_s)
+                    stats[SS_PREEMPT] += 1.0
+                    pure = False
             pure = pure and prefills == 0 and nd > 0
             tot_run, tot_queue, tot_used = _totals(nrun, qlen, free, nblk)
 
@@ -507,21 +521,6 @@ def _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs):
                 blocks[r] += 1
                 free[e] -= 1
     return nd, csum
-
-
-@njit(cache=True, inline="always")
-def _decode_step(e, run, nrun, qhead, qtail, qlen, nxt, cached, target, prompt, gen, blocks,
-                 free, chunk, swapped, n_pre, swap, swap_s, bs, extra):
-    """One decode token for every running sequence of engine e (_decode_growth), then, while
-    their KV growth does not fit, preemption of the newest (_preempt), whose swap time adds to
-    extra. Returns (decodes, their cached tokens, extra, sequences preempted)."""
-    nd, csum = _decode_growth(e, run, nrun, cached, target, blocks, free, chunk, bs)
-    n_out = 0.0
-    while free[e] < 0 and nrun[e] > 0:
-        extra += _preempt(e, run, nrun, qhead, qtail, qlen, nxt, cached, target, prompt, gen,
-                          blocks, free, chunk, swapped, n_pre, swap, swap_s)
-        n_out += 1.0
-    return nd, csum, extra, n_out
 
 
 @njit(cache=True, inline="always")
